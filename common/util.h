@@ -1,0 +1,67 @@
+/*
+ * common/util — small pure helpers shared by every fabtel program: clocks,
+ * ISO-8601 timestamps, UTF-8 validation, JSON string escaping, numbers, and
+ * "ADDR:PORT" parsing.
+ *
+ * Who may call: anyone; every function is reentrant and thread-safe (no state).
+ * Errors: functions returning int give 0 or a negative errno.
+ */
+#ifndef FT_UTIL_H
+#define FT_UTIL_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+uint64_t ft_now_ns(void);  /* CLOCK_REALTIME, ns since the Unix epoch */
+uint64_t ft_mono_ns(void); /* CLOCK_MONOTONIC, ns */
+
+/* "2026-11-22T19:51:00.123456Z" (27 chars + NUL; out must hold 28). Returns the length. */
+size_t ft_fmt_iso8601(char *out, uint64_t ns);
+
+/* Length of the longest valid UTF-8 prefix; equals len when all of s is valid. */
+size_t ft_utf8_valid_prefix(const char *s, size_t len);
+/* 1 when s is valid UTF-8 with no C0 control byte and no DEL (a printable name). */
+int ft_utf8_is_printable(const char *s, size_t len);
+
+/*
+ * Append s to out as the inside of a JSON string: '"', '\\' and control bytes
+ * are escaped, invalid UTF-8 becomes U+FFFD. Writes at most 6*len bytes
+ * (callers size out with ft_json_escape_bound). Returns the bytes written.
+ */
+size_t ft_json_escape(char *out, const char *s, size_t len);
+static inline size_t ft_json_escape_bound(size_t len)
+{
+    return len * 6;
+}
+
+/* Shortest "%.*g" text of a finite double that reads back to the same value. Returns length (< 32). */
+size_t ft_fmt_double(char *out, double v);
+
+/*
+ * Strict decimal parsers for CSV cells: the whole of s (no spaces) must be
+ * the number. ft_parse_i64 refuses overflow; ft_parse_f64 refuses NaN, inf
+ * and overflow (JSON cannot carry them). 0 or -EINVAL / -ERANGE.
+ */
+int ft_parse_i64(const char *s, size_t len, int64_t *out);
+int ft_parse_f64(const char *s, size_t len, double *out);
+
+/* "127.0.0.1:8080", "[::1]:0", "*:8080", ":8080" → sockaddr. 0 or -EINVAL. */
+int ft_parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len);
+/* "127.0.0.1:8080" of a bound socket into out (at least 64 bytes). */
+void ft_fmt_sockaddr(char *out, size_t outsz, const struct sockaddr *sa);
+
+/* 64-bit FNV-1a; used for the snapshot hash index and ETags. */
+static inline uint64_t ft_hash64(const void *p, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+#endif

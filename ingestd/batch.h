@@ -1,0 +1,54 @@
+/*
+ * ingestd/batch — one CSV body, parsed with libcsv as it streams in.
+ *
+ * Owns: the parsed fields of one body (an arena of NUL-terminated fields and,
+ * per row, where its fields start and how many there are). Row 0 is the
+ * header. Nothing here judges the content; ingestd/model decides what each
+ * row means. It only records what the model needs to judge framing: the
+ * body size against its cap, a leading UTF-8 BOM (dropped), and whether the
+ * last row ended without a line terminator.
+ *
+ * Who may call: ingestd's fetch loop (feed as bytes arrive, finish at the end
+ * of the body), and tests. Not thread-safe; reuse one batch across bodies
+ * with ingest_batch_reset().
+ * Errors: 0, -EFBIG when the body passes max_bytes, -ENOMEM.
+ */
+#ifndef INGEST_BATCH_H
+#define INGEST_BATCH_H
+
+#include <csv.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+typedef struct ingest_batch {
+    struct csv_parser csv;
+    size_t max_bytes, bytes;
+    unsigned bom_seen; /* BOM bytes matched so far; 3 or more: decided */
+    ft_buf_t arena;    /* field bytes, each NUL-terminated */
+    uint32_t *field_off, *field_len;
+    size_t nfields, fields_cap;
+    uint32_t *row_first, *row_nfields; /* row r's fields: [row_first[r], row_first[r] + row_nfields[r]) */
+    size_t nrows, rows_cap;
+    size_t cur_first;          /* first field of the row being parsed */
+    int last_row_unterminated; /* the body ended inside a row (no CR/LF after it) */
+    int error;
+} ingest_batch_t;
+
+int ingest_batch_init(ingest_batch_t *b, size_t max_bytes);
+void ingest_batch_reset(ingest_batch_t *b);
+void ingest_batch_destroy(ingest_batch_t *b);
+int ingest_batch_feed(ingest_batch_t *b, const void *p, size_t n);
+int ingest_batch_finish(ingest_batch_t *b);
+/* Convenience for tests and tools: reset, feed all of it, finish. */
+int ingest_batch_parse(ingest_batch_t *b, const void *p, size_t n);
+
+static inline const char *ingest_batch_field(const ingest_batch_t *b, size_t row, size_t i, size_t *len)
+{
+    size_t f = b->row_first[row] + i;
+    *len = b->field_len[f];
+    return b->arena.data + b->field_off[f];
+}
+
+#endif

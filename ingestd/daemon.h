@@ -1,0 +1,71 @@
+/*
+ * ingestd/daemon — ingestd's runtime: fetch the source with libh2o's HTTP
+ * client, stream the body into a batch, judge and publish it, keep the
+ * statistics, and decide when to fetch next.
+ *
+ * Fetching: the first request is a plain GET. When the source answers with an
+ * ETag, every later request is a conditional long poll (`If-None-Match` and
+ * `?wait=S`): the source holds it until its next snapshot, so new data is
+ * published within milliseconds. A source without ETags is polled every
+ * `interval`. Every attempt has a deadline (timeout, plus the long-poll wait),
+ * enforced whatever the socket does. Failures retry with exponential backoff
+ * capped at `backoff_max`, and the log says so once per change of state.
+ *
+ * Who may call: ingestd's main() only: ingestd_init, then ingestd_run_once in
+ * a loop until a stop is requested, then ingestd_destroy. One thread.
+ * Errors: 0 or a negative errno (details are logged).
+ */
+#ifndef INGESTD_DAEMON_H
+#define INGESTD_DAEMON_H
+
+#define H2O_USE_LIBUV 0
+#include <h2o.h>
+#include <h2o/http1client.h>
+
+#include "batch.h"
+#include "model.h"
+#include "segment.h"
+
+typedef struct ingestd_config {
+    const char *source, *shm_name;
+    double interval_s, timeout_s, wait_s, backoff_max_s, forget_after_s;
+    int64_t max_body_bytes;
+    ft_shm_capacity_t cap;
+} ingestd_config_t;
+
+typedef struct ingestd {
+    ingestd_config_t cfg;
+    ft_shm_t shm;
+    int lock_fd;
+    ingest_model_t model;
+    ingest_batch_t batch;
+
+    h2o_loop_t *loop;
+    h2o_multithread_queue_t *queue;
+    h2o_multithread_receiver_t getaddr_receiver;
+    h2o_timeout_t io_timeout, zero_timeout;
+    h2o_timeout_entry_t kick;
+    h2o_http1client_ctx_t client_ctx;
+    h2o_socketpool_t sockpool;
+    h2o_url_t url;
+    h2o_mem_pool_t pool;
+    h2o_iovec_t reqbuf;
+
+    h2o_http1client_t *client; /* non-NULL while an attempt is in flight */
+    int busy;
+    int long_poll;             /* this attempt is a conditional long poll */
+    int source_has_etag;
+    char etag[160], new_etag[160];
+    uint64_t attempt_start_mono, deadline_mono, next_due_mono;
+    uint32_t consecutive_failures;
+    int failing;       /* the state the log last reported */
+    int last_cause;
+    uint64_t published, unchanged, failed; /* lifetime, for the exit line */
+} ingestd_t;
+
+int ingestd_init(ingestd_t *d, const ingestd_config_t *cfg);
+/* One turn of the event loop (waits at most until the next due time or deadline). */
+void ingestd_run_once(ingestd_t *d);
+void ingestd_destroy(ingestd_t *d);
+
+#endif

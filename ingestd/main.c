@@ -1,0 +1,95 @@
+/* fabtel-ingestd: config, signals and the loop. The logic is in daemon.c, model.c and batch.c. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "opt.h"
+
+static volatile sig_atomic_t stop_requested, reopen_requested;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    reopen_requested = 1;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop; /* no SA_RESTART: the event loop's wait returns at once */
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int main(int argc, char **argv)
+{
+    const char *source = "http://127.0.0.1:9001/counters", *shm_name = "/fabtel", *log_level = "info", *log_file = "";
+    double interval = 10, timeout = 5, wait = 25, backoff_max = 5, forget_after = 3600;
+    int64_t max_switches = 16384, max_counters = 64, slots = 4, text_bytes = 0, body_bytes = 0, max_body = 64 << 20;
+    const ft_opt_t opts[] = {
+        {"source", FT_OPT_STR, &source, "URL", "CSV matrix to ingest (http://)", 0, 0},
+        {"interval", FT_OPT_F64, &interval, "SECONDS", "poll period for a source without ETags", 0.001, 86400},
+        {"timeout", FT_OPT_F64, &timeout, "SECONDS", "deadline of one fetch, on top of any long-poll wait", 0.01, 3600},
+        {"wait", FT_OPT_F64, &wait, "SECONDS", "long-poll wait asked of a source with ETags (0: never long-poll)", 0, 3600},
+        {"backoff-max", FT_OPT_F64, &backoff_max, "SECONDS", "cap of the retry backoff after failures", 0.01, 3600},
+        {"forget-after", FT_OPT_F64, &forget_after, "SECONDS", "give a switch's row back after this long absent", 0, 1e9},
+        {"shm-name", FT_OPT_STR, &shm_name, "NAME", "POSIX shared-memory segment to publish into", 0, 0},
+        {"max-switches", FT_OPT_I64, &max_switches, "N", "capacity: switches (rows)", 1, 1 << 22},
+        {"max-counters", FT_OPT_I64, &max_counters, "N", "capacity: counters (columns)", 1, 1024},
+        {"slots", FT_OPT_I64, &slots, "K", "capacity: snapshot slots in the seqlock ring", 2, 64},
+        {"text-bytes", FT_OPT_I64, &text_bytes, "BYTES", "capacity: text pool per snapshot (0: 128 per switch)", 0, 1LL << 32},
+        {"body-bytes", FT_OPT_I64, &body_bytes, "BYTES", "room for the pre-rendered ListMetrics (0: 1 KiB per switch)", 0,
+         1LL << 36},
+        {"max-body-bytes", FT_OPT_I64, &max_body, "BYTES", "largest CSV body accepted", 1024, 1LL << 32},
+        {"log-level", FT_OPT_STR, &log_level, "LEVEL", "debug, info, warn or error", 0, 0},
+        {"log-file", FT_OPT_STR, &log_file, "PATH", "log to this file instead of stderr (reopened on SIGHUP)", 0, 0},
+    };
+    int r = ft_opt_parse("fabtel-ingestd", "FABTEL_INGESTD",
+                         "Fetches the fabric's CSV matrix and publishes it into shared memory (the only writer).", opts,
+                         sizeof(opts) / sizeof(opts[0]), argc, argv);
+    if (r != 0)
+        return r == -ECANCELED ? 0 : 2;
+    if (ft_log_init("ingestd", log_level, log_file) != 0) {
+        fprintf(stderr, "fabtel-ingestd: bad --log-level '%s' or cannot open --log-file '%s'\n", log_level, log_file);
+        return 2;
+    }
+    ingestd_config_t cfg = {
+        .source = source,
+        .shm_name = shm_name,
+        .interval_s = interval,
+        .timeout_s = timeout,
+        .wait_s = wait,
+        .backoff_max_s = backoff_max,
+        .forget_after_s = forget_after,
+        .max_body_bytes = max_body,
+        .cap = {(uint32_t)max_switches, (uint32_t)max_counters, (uint32_t)slots,
+                (uint64_t)(text_bytes ? text_bytes : max_switches * 128), (uint64_t)(body_bytes ? body_bytes : max_switches * 1024)},
+    };
+    install_signals();
+    static ingestd_t d;
+    if (ingestd_init(&d, &cfg) != 0) {
+        ingestd_destroy(&d);
+        return 1;
+    }
+    while (!stop_requested) {
+        if (reopen_requested) {
+            reopen_requested = 0;
+            ft_log_reopen();
+        }
+        ingestd_run_once(&d);
+    }
+    ingestd_destroy(&d);
+    return 0;
+}

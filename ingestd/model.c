@@ -1,0 +1,616 @@
+#include "model.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "render.h"
+#include "seqlock.h"
+#include "snapshot.h"
+#include "util.h"
+
+/*
+ * Text cells live in one arena per generation (m->text_arena), each entry
+ * 8-byte aligned, and a text cell's value is an ft_text_ref into it. The
+ * arena is rebuilt by every accepted body, so publishing copies it into the
+ * slot's text pool verbatim and the refs stay valid there.
+ */
+static uint64_t null_cell(uint8_t type)
+{
+    return type == FT_COL_INT ? FT_CELL_NULL_INT : type == FT_COL_FLOAT ? FT_CELL_NULL_FLOAT : FT_CELL_NULL_TEXT;
+}
+
+static uint64_t align8(uint64_t v)
+{
+    return (v + 7) & ~7ULL;
+}
+
+int ingest_model_init(ingest_model_t *m, const ft_shm_capacity_t *cap, uint64_t forget_after_ns)
+{
+    memset(m, 0, sizeof(*m));
+    ft_shm_layout_t l;
+    if (ft_shm_layout_compute(cap, &l) != 0)
+        return -EINVAL;
+    m->cap = *cap;
+    m->forget_after_ns = forget_after_ns;
+    m->hash_size = l.hash_size;
+    m->cols = calloc(cap->max_counters, sizeof(*m->cols));
+    m->rows = calloc(cap->max_switches, sizeof(*m->rows));
+    m->free_rows = calloc(cap->max_switches, sizeof(*m->free_rows));
+    /* calloc of the large arrays maps zero pages lazily: memory follows the fabric, not the capacity. */
+    m->vals = calloc((size_t)cap->max_switches * cap->max_counters, sizeof(*m->vals));
+    m->hash = calloc(l.hash_size, sizeof(*m->hash));
+    m->colmap = calloc(cap->max_counters + 1, sizeof(*m->colmap));
+    m->catalog_ver = 1;
+    ft_buf_init(&m->render);
+    if (!m->cols || !m->rows || !m->free_rows || !m->vals || !m->hash || !m->colmap) {
+        ingest_model_destroy(m);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void ingest_model_destroy(ingest_model_t *m)
+{
+    ft_buf_destroy(&m->text_arena);
+    free(m->cols);
+    free(m->rows);
+    free(m->free_rows);
+    free(m->vals);
+    free(m->hash);
+    free(m->colmap);
+    free(m->row_ok);
+    free(m->row_index);
+    free(m->newkey_hash);
+    ft_buf_destroy(&m->render);
+    memset(m, 0, sizeof(*m));
+}
+
+/* ---- the name -> row index ---- */
+
+static int64_t model_find(const ingest_model_t *m, const char *name, size_t len)
+{
+    uint32_t mask = m->hash_size - 1;
+    for (uint64_t i = ft_snap_name_hash(name, len) & mask;; i = (i + 1) & mask) {
+        uint64_t e = m->hash[i];
+        if (e == 0)
+            return -1;
+        const ingest_row_t *r = &m->rows[e - 1];
+        if (r->len == len && memcmp(r->name, name, len) == 0)
+            return (int64_t)(e - 1);
+    }
+}
+
+static void model_hash_insert(ingest_model_t *m, uint32_t row)
+{
+    uint32_t mask = m->hash_size - 1;
+    uint64_t i = ft_snap_name_hash(m->rows[row].name, m->rows[row].len) & mask;
+    while (m->hash[i] != 0)
+        i = (i + 1) & mask;
+    m->hash[i] = row + 1;
+}
+
+static void model_hash_rebuild(ingest_model_t *m)
+{
+    memset(m->hash, 0, (size_t)m->hash_size * sizeof(*m->hash));
+    for (uint32_t r = 0; r < m->nrows; r++)
+        if (m->rows[r].used)
+            model_hash_insert(m, r);
+}
+
+/* ---- judging a body ---- */
+
+static int reject(ingest_result_t *res, int cause, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int reject(ingest_result_t *res, int cause, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res->why, sizeof(res->why), fmt, ap);
+    va_end(ap);
+    res->cause = cause;
+    return -EINVAL;
+}
+
+static int valid_name(const char *s, size_t len)
+{
+    return len > 0 && len <= FT_NAME_MAX && ft_utf8_is_printable(s, len);
+}
+
+/* Parse one cell as `type`; for text only validates (the text itself is copied at commit). */
+static int parse_cell(uint8_t type, const char *s, size_t len, uint64_t *out)
+{
+    switch (type) {
+    case FT_COL_INT: {
+        int64_t v;
+        if (ft_parse_i64(s, len, &v) != 0 || v == INT64_MIN)
+            return -EINVAL;
+        *out = (uint64_t)v;
+        return 0;
+    }
+    case FT_COL_FLOAT: {
+        double d;
+        if (ft_parse_f64(s, len, &d) != 0)
+            return -EINVAL;
+        memcpy(out, &d, sizeof(d));
+        return 0;
+    }
+    default:
+        if (len > FT_TEXT_MAX || !ft_utf8_is_printable(s, len))
+            return -EINVAL;
+        *out = 0;
+        return 0;
+    }
+}
+
+/* The type a new column gets from the values one body carries for it. */
+static uint8_t infer_type(const ingest_batch_t *b, size_t j, size_t hn)
+{
+    uint8_t t = FT_COL_INT;
+    size_t nonempty = 0;
+    for (size_t r = 1; r < b->nrows && t != FT_COL_TEXT; r++) {
+        if (b->row_nfields[r] != hn)
+            continue;
+        size_t len;
+        const char *s = ingest_batch_field(b, r, j, &len);
+        if (len == 0)
+            continue;
+        nonempty++;
+        uint64_t v;
+        if (t == FT_COL_INT && parse_cell(FT_COL_INT, s, len, &v) != 0)
+            t = FT_COL_FLOAT;
+        if (t == FT_COL_FLOAT && parse_cell(FT_COL_FLOAT, s, len, &v) != 0)
+            t = FT_COL_TEXT;
+    }
+    return nonempty ? t : FT_COL_TEXT;
+}
+
+static int grow_scratch(ingest_model_t *m, size_t nrows)
+{
+    uint8_t *ok = realloc(m->row_ok, nrows);
+    if (ok == NULL)
+        return -ENOMEM;
+    m->row_ok = ok;
+    int32_t *ix = realloc(m->row_index, nrows * sizeof(*ix));
+    if (ix == NULL)
+        return -ENOMEM;
+    m->row_index = ix;
+    uint32_t hs = 16;
+    while (hs < 2 * nrows)
+        hs <<= 1;
+    if (hs > m->newkey_hash_size) {
+        uint32_t *h = realloc(m->newkey_hash, hs * sizeof(*h));
+        if (h == NULL)
+            return -ENOMEM;
+        m->newkey_hash = h;
+        m->newkey_hash_size = hs;
+    }
+    memset(m->newkey_hash, 0, (size_t)hs * sizeof(uint32_t));
+    return 0;
+}
+
+/* 1 when `key` was already claimed by an earlier new-switch row of this body; else claims it for batch row r. */
+static int newkey_seen(ingest_model_t *m, const ingest_batch_t *b, const char *key, size_t len, uint32_t r)
+{
+    uint32_t mask = m->newkey_hash_size - 1;
+    for (uint64_t i = ft_snap_name_hash(key, len) & mask;; i = (i + 1) & mask) {
+        uint32_t e = m->newkey_hash[i];
+        if (e == 0) {
+            m->newkey_hash[i] = r;
+            return 0;
+        }
+        size_t l2;
+        const char *k2 = ingest_batch_field(b, e, 0, &l2);
+        if (l2 == len && memcmp(k2, key, len) == 0)
+            return 1;
+    }
+}
+
+static void note_rejected(ingest_result_t *res, const char *key, size_t len)
+{
+    res->rows_rejected++;
+    if (res->rows_rejected > 3)
+        return;
+    size_t used = strlen(res->rejected_ids);
+    char q[48];
+    ft_log_quote(q, sizeof(q), key, len > 24 ? 24 : len);
+    snprintf(res->rejected_ids + used, sizeof(res->rejected_ids) - used, "%s%s", used ? "," : "", q);
+}
+
+/* Judge one data row: 1 good, 0 bad. */
+static int judge_row(const ingest_model_t *m, const ingest_batch_t *b, size_t r, size_t hn, const uint8_t *newtype)
+{
+    if (b->row_nfields[r] != hn)
+        return 0;
+    for (size_t j = 1; j < hn; j++) {
+        size_t len;
+        const char *s = ingest_batch_field(b, r, j, &len);
+        uint8_t type = m->colmap[j] >= 0 ? m->cols[m->colmap[j]].type : newtype[j];
+        uint64_t v;
+        if (parse_cell(type, s, len, &v) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+static uint64_t text_len_of(const ingest_model_t *m, uint32_t row, uint32_t col)
+{
+    uint64_t ref = m->vals[(uint64_t)row * m->cap.max_counters + col];
+    return ref == FT_CELL_NULL_TEXT ? 0 : align8(ft_text_ref_len(ref));
+}
+
+/* ---- committing ---- */
+
+static void free_row(ingest_model_t *m, uint32_t row)
+{
+    m->rows[row].used = m->rows[row].present = m->rows[row].stale = 0;
+    m->free_rows[m->nfree++] = row;
+}
+
+static uint32_t alloc_row(ingest_model_t *m, const char *name, size_t len)
+{
+    uint32_t row = m->nfree > 0 ? m->free_rows[--m->nfree] : m->nrows++;
+    ingest_row_t *r = &m->rows[row];
+    memset(r, 0, sizeof(*r));
+    memcpy(r->name, name, len);
+    r->len = (uint8_t)len;
+    r->used = 1;
+    uint64_t *v = &m->vals[(uint64_t)row * m->cap.max_counters];
+    for (uint32_t c = 0; c < m->ncols; c++)
+        v[c] = null_cell(m->cols[c].type);
+    model_hash_insert(m, row);
+    return row;
+}
+
+static uint64_t arena_put(ft_buf_t *a, const char *s, size_t len)
+{
+    uint64_t off = a->len;
+    ft_buf_reserve(a, align8(len));
+    if (a->failed)
+        return FT_CELL_NULL_TEXT;
+    memcpy(a->data + a->len, s, len);
+    memset(a->data + a->len + len, 0, align8(len) - len);
+    a->len += align8(len);
+    return ft_text_ref((uint32_t)off, (uint32_t)len);
+}
+
+int ingest_model_apply(ingest_model_t *m, const ingest_batch_t *b, uint64_t now_ns, ingest_result_t *res)
+{
+    memset(res, 0, sizeof(*res));
+    res->cause = -1;
+    m->mark++;
+    if (b->nrows == 0)
+        return reject(res, FT_FAIL_PARSE, "empty body: no header row");
+    size_t hn = b->row_nfields[0];
+    if (hn < 2)
+        return reject(res, FT_FAIL_PARSE, "header has %zu column(s); need a switch id and at least one counter", hn);
+    if (hn - 1 > m->cap.max_counters)
+        return reject(res, FT_FAIL_CAPACITY, "header has %zu counters; capacity is %u (--max-counters)", hn - 1,
+                      m->cap.max_counters);
+    if (b->nrows == 1)
+        return reject(res, FT_FAIL_PARSE, "no data rows after the header");
+    if (b->last_row_unterminated && b->row_nfields[b->nrows - 1] < hn)
+        return reject(res, FT_FAIL_TRUNCATED, "body cut: last row unterminated with %u of %zu fields", b->row_nfields[b->nrows - 1],
+                      hn);
+    if (grow_scratch(m, b->nrows) != 0)
+        return reject(res, FT_FAIL_CAPACITY, "out of memory for %zu rows", b->nrows);
+
+    /* Header: names valid and unique; map to existing columns or count new ones. */
+    uint8_t newtype[FT_MAX_COUNTERS_LIMIT + 1];
+    uint32_t new_cols = 0;
+    for (size_t j = 1; j < hn; j++) {
+        size_t len, l2;
+        const char *name = ingest_batch_field(b, 0, j, &len);
+        char q[80];
+        if (!valid_name(name, len))
+            return reject(res, FT_FAIL_PARSE, "header column %zu has a bad name %s (empty, over %u bytes, or not printable UTF-8)",
+                          j + 1, ft_log_quote(q, sizeof(q), name, len), FT_NAME_MAX);
+        for (size_t k = 1; k < j; k++) {
+            const char *other = ingest_batch_field(b, 0, k, &l2);
+            if (l2 == len && memcmp(other, name, len) == 0)
+                return reject(res, FT_FAIL_PARSE, "header names column %s twice", ft_log_quote(q, sizeof(q), name, len));
+        }
+        m->colmap[j] = -1;
+        for (uint32_t c = 0; c < m->ncols; c++)
+            if (m->cols[c].len == len && memcmp(m->cols[c].name, name, len) == 0)
+                m->colmap[j] = (int32_t)c;
+        if (m->colmap[j] < 0) {
+            new_cols++;
+            newtype[j] = infer_type(b, j, hn);
+        }
+    }
+    if (m->ncols + new_cols > m->cap.max_counters)
+        return reject(res, FT_FAIL_CAPACITY, "%u counters known and %u new; capacity is %u (--max-counters)", m->ncols, new_cols,
+                      m->cap.max_counters);
+
+    /* Rows: attribute each to a switch, judge it. */
+    uint32_t new_switches = 0;
+    for (size_t r = 1; r < b->nrows; r++) {
+        size_t klen;
+        const char *key = ingest_batch_field(b, r, 0, &klen);
+        m->row_index[r] = -2;
+        m->row_ok[r] = 0;
+        if (!valid_name(key, klen)) {
+            note_rejected(res, key, klen);
+            continue;
+        }
+        int64_t row = model_find(m, key, klen);
+        if (row >= 0) {
+            if (m->rows[row].seen_mark == m->mark) { /* duplicate switch id: the first row wins */
+                note_rejected(res, key, klen);
+                continue;
+            }
+            m->rows[row].seen_mark = m->mark;
+        } else if (newkey_seen(m, b, key, klen, (uint32_t)r)) {
+            note_rejected(res, key, klen);
+            continue;
+        }
+        m->row_ok[r] = (uint8_t)judge_row(m, b, r, hn, newtype);
+        if (!m->row_ok[r]) {
+            note_rejected(res, key, klen);
+            if (row < 0) /* never seen and bad: nothing to show for it */
+                continue;
+            res->stale_rows++;
+        } else if (row < 0) {
+            new_switches++;
+        }
+        m->row_index[r] = (int32_t)row; /* -1: new switch */
+    }
+
+    /* Capacity: rows (counting those forgetting will give back), then text. */
+    uint32_t forgettable = 0;
+    for (uint32_t r = 0; r < m->nrows; r++) {
+        const ingest_row_t *row = &m->rows[r];
+        if (row->used && row->seen_mark != m->mark && now_ns - row->last_seen_ns > m->forget_after_ns)
+            forgettable++;
+    }
+    uint64_t room = (uint64_t)(m->cap.max_switches - m->nrows) + m->nfree + forgettable;
+    if (new_switches > room)
+        return reject(res, FT_FAIL_CAPACITY, "%u new switches but room for %llu; capacity is %u (--max-switches)", new_switches,
+                      (unsigned long long)room, m->cap.max_switches);
+    uint64_t text_need = 0;
+    for (size_t r = 1; r < b->nrows; r++) {
+        if (m->row_index[r] == -2)
+            continue;
+        for (size_t j = 1; j < hn; j++) {
+            uint8_t type = m->colmap[j] >= 0 ? m->cols[m->colmap[j]].type : newtype[j];
+            if (type != FT_COL_TEXT)
+                continue;
+            size_t len;
+            if (m->row_ok[r])
+                ingest_batch_field(b, r, j, &len), text_need += align8(len);
+            else if (m->colmap[j] >= 0)
+                text_need += text_len_of(m, (uint32_t)m->row_index[r], (uint32_t)m->colmap[j]);
+        }
+    }
+    if (text_need > m->cap.text_bytes)
+        return reject(res, FT_FAIL_CAPACITY, "text cells need %llu bytes; the text pool holds %llu (--text-bytes)",
+                      (unsigned long long)text_need, (unsigned long long)m->cap.text_bytes);
+
+    /* Accepted: commit. Forget long-absent switches first, so their rows can be reused. */
+    for (uint32_t r = 0; r < m->nrows; r++) {
+        ingest_row_t *row = &m->rows[r];
+        if (row->used && row->seen_mark != m->mark && now_ns - row->last_seen_ns > m->forget_after_ns) {
+            free_row(m, r);
+            res->forgotten++;
+        }
+    }
+    if (res->forgotten) {
+        model_hash_rebuild(m);
+        m->catalog_ver++;
+    }
+    for (size_t j = 1; j < hn; j++) {
+        if (m->colmap[j] >= 0)
+            continue;
+        size_t len;
+        const char *name = ingest_batch_field(b, 0, j, &len);
+        uint32_t c = m->ncols++;
+        ingest_col_t *col = &m->cols[c];
+        memcpy(col->name, name, len);
+        col->name[len] = '\0';
+        col->len = (uint8_t)len;
+        col->type = newtype[j];
+        for (uint32_t r = 0; r < m->nrows; r++)
+            m->vals[(uint64_t)r * m->cap.max_counters + c] = null_cell(col->type);
+        m->colmap[j] = (int32_t)c;
+        m->catalog_ver++;
+    }
+    for (uint32_t c = 0; c < m->ncols; c++)
+        m->cols[c].present = 0;
+    for (size_t j = 1; j < hn; j++)
+        m->cols[m->colmap[j]].present = 1;
+    for (uint32_t r = 0; r < m->nrows; r++)
+        m->rows[r].present = m->rows[r].stale = 0;
+
+    /* Values, and a fresh text arena holding exactly the text cells this snapshot shows. */
+    ft_buf_t old = m->text_arena, *arena = &m->text_arena;
+    ft_buf_init(arena);
+    for (size_t r = 1; r < b->nrows; r++) {
+        if (m->row_index[r] == -2)
+            continue;
+        size_t klen;
+        const char *key = ingest_batch_field(b, r, 0, &klen);
+        uint32_t row = m->row_index[r] >= 0 ? (uint32_t)m->row_index[r] : alloc_row(m, key, klen);
+        if (m->row_index[r] < 0)
+            m->catalog_ver++;
+        m->row_index[r] = (int32_t)row;
+        ingest_row_t *rw = &m->rows[row];
+        rw->present = 1;
+        rw->stale = !m->row_ok[r];
+        rw->last_seen_ns = now_ns;
+        uint64_t *v = &m->vals[(uint64_t)row * m->cap.max_counters];
+        for (size_t j = 1; j < hn; j++) {
+            uint32_t c = (uint32_t)m->colmap[j];
+            size_t len;
+            const char *s = ingest_batch_field(b, r, j, &len);
+            if (m->cols[c].type == FT_COL_TEXT) {
+                uint64_t ref = v[c];
+                if (m->row_ok[r])
+                    v[c] = arena_put(arena, s, len);
+                else if (ref != FT_CELL_NULL_TEXT && (uint64_t)ft_text_ref_off(ref) + ft_text_ref_len(ref) <= old.len)
+                    v[c] = arena_put(arena, old.data + ft_text_ref_off(ref), ft_text_ref_len(ref));
+            } else if (m->row_ok[r]) {
+                parse_cell(m->cols[c].type, s, len, &v[c]);
+            }
+        }
+    }
+    /* Text cells not carried into the new arena no longer refer to anything. */
+    for (uint32_t r = 0; r < m->nrows; r++) {
+        int keep_row = m->rows[r].used && m->rows[r].present;
+        for (uint32_t c = 0; c < m->ncols; c++)
+            if (m->cols[c].type == FT_COL_TEXT && (!keep_row || !m->cols[c].present))
+                m->vals[(uint64_t)r * m->cap.max_counters + c] = FT_CELL_NULL_TEXT;
+    }
+    ft_buf_destroy(&old);
+    if (arena->failed)
+        return reject(res, FT_FAIL_CAPACITY, "out of memory for text cells");
+    for (uint32_t r = 0; r < m->nrows; r++)
+        res->nswitches += m->rows[r].used && m->rows[r].present;
+    res->new_switches = new_switches;
+    return 0;
+}
+
+/* ---- publishing ---- */
+
+static _Atomic uint64_t *slot_region(const ft_shm_t *shm, _Atomic uint64_t *slot, uint64_t off)
+{
+    (void)shm;
+    return (_Atomic uint64_t *)((char *)slot + off);
+}
+
+static void store_record(_Atomic uint64_t *rec, const char *name, size_t len, uint64_t meta)
+{
+    uint64_t words[FT_NAME_WORDS] = {0};
+    memcpy(words, name, len);
+    ft_seq_store_words(rec, words, FT_NAME_WORDS);
+    ft_seq_store(&rec[FT_NAME_WORDS], meta);
+}
+
+static uint64_t row_meta(const ingest_row_t *r)
+{
+    return (uint64_t)r->len | (r->used ? FT_ROW_USED : 0) | (r->present ? FT_ROW_PRESENT : 0) | (r->stale ? FT_ROW_STALE : 0);
+}
+
+int ingest_model_publish(ingest_model_t *m, ft_shm_t *shm, uint64_t now_ns)
+{
+    const ft_shm_header_t *h = shm->hdr;
+    uint64_t n = m->gen + 1;
+    uint32_t si = (uint32_t)(n % h->nslots);
+    _Atomic uint64_t *slot = ft_shm_slot(shm, n);
+    _Atomic uint64_t *cols = slot_region(shm, slot, h->sl_cols_off), *rows = slot_region(shm, slot, h->sl_rows_off),
+                     *hash = slot_region(shm, slot, h->sl_hash_off), *vals = slot_region(shm, slot, h->sl_vals_off),
+                     *text = slot_region(shm, slot, h->sl_text_off), *body = slot_region(shm, slot, h->sl_body_off);
+    ft_buf_t *arena = &m->text_arena;
+    uint32_t nswitches = 0, stale = 0;
+
+    ft_seq_write_begin(); /* W1: see shm/seqlock.h */
+    int full_catalog = m->slot_catalog_ver[si] != m->catalog_ver;
+    for (uint32_t c = 0; c < m->ncols; c++) {
+        const ingest_col_t *col = &m->cols[c];
+        uint64_t meta = FT_COL_META(col->len, col->type, col->present);
+        if (full_catalog)
+            store_record(&cols[(uint64_t)c * FT_REC_WORDS], col->name, col->len, meta);
+        else
+            ft_seq_store(&cols[(uint64_t)c * FT_REC_WORDS + FT_NAME_WORDS], meta);
+    }
+    for (uint32_t r = 0; r < m->nrows; r++) {
+        const ingest_row_t *row = &m->rows[r];
+        if (full_catalog)
+            store_record(&rows[(uint64_t)r * FT_REC_WORDS], row->name, row->len, row_meta(row));
+        else
+            ft_seq_store(&rows[(uint64_t)r * FT_REC_WORDS + FT_NAME_WORDS], row_meta(row));
+        if (row->used && row->present) {
+            ft_seq_store_words(&vals[(uint64_t)r * m->cap.max_counters], &m->vals[(uint64_t)r * m->cap.max_counters], m->ncols);
+            nswitches++;
+            stale += row->stale;
+        }
+    }
+    if (full_catalog)
+        ft_seq_store_words(hash, m->hash, m->hash_size);
+    ft_seq_store_words(text, arena->data, arena->len / 8);
+
+    ft_seq_store(&slot[FT_SLOT_GEN], n);
+    ft_seq_store(&slot[FT_SLOT_COLLECTED_NS], now_ns);
+    ft_seq_store(&slot[FT_SLOT_NROWS], m->nrows);
+    ft_seq_store(&slot[FT_SLOT_NCOLS], m->ncols);
+    ft_seq_store(&slot[FT_SLOT_NSWITCHES], nswitches);
+    ft_seq_store(&slot[FT_SLOT_TEXT_USED], arena->len);
+    ft_seq_store(&slot[FT_SLOT_STALE_ROWS], stale);
+    ft_seq_store(&slot[FT_SLOT_CATALOG_VER], m->catalog_ver);
+    ft_seq_store(&slot[FT_SLOT_BODY_LEN], 0);
+    ft_seq_store(&slot[FT_SLOT_BODY_GZ_LEN], 0);
+    m->slot_catalog_ver[si] = m->catalog_ver;
+
+    /* Pre-render the unfiltered ListMetrics body from the slot itself, through the readers' view. */
+    ft_snap_t v;
+    ft_snap_at(&v, shm, n);
+    ft_render_filter_t all = {.limit = UINT64_MAX};
+    m->render.len = 0;
+    m->render.failed = 0;
+    if (ft_render_list(&m->render, &v, &all) == 0 && m->render.len <= h->body_bytes) {
+        ft_seq_store_bytes(body, 0, m->render.data, m->render.len);
+        ft_seq_store(&slot[FT_SLOT_BODY_LEN], m->render.len);
+    }
+
+    ft_seq_write_publish(&shm->hdr->gen, n); /* W3 */
+    atomic_store_explicit(&shm->hdr->confirmed_ns, now_ns, memory_order_relaxed);
+    m->gen = n;
+    return 0;
+}
+
+/* ---- reattach ---- */
+
+int ingest_model_load(ingest_model_t *m, const ft_shm_t *shm, uint64_t now_ns)
+{
+    /* We hold the writer lock, so the published slot cannot change under us. */
+    uint64_t g = atomic_load_explicit(&shm->hdr->gen, memory_order_acquire);
+    m->gen = g;
+    if (g == 0)
+        return 0;
+    ft_snap_t v;
+    ft_snap_at(&v, shm, g);
+    m->ncols = v.ncols;
+    for (uint32_t c = 0; c < v.ncols; c++) {
+        ingest_col_t *col = &m->cols[c];
+        uint64_t meta = ft_snap_col_meta(&v, c);
+        col->len = (uint8_t)ft_snap_col_name(&v, c, col->name);
+        col->type = (uint8_t)ft_col_meta_type(meta);
+        col->present = (uint8_t)ft_col_meta_present(meta);
+        if (col->type < FT_COL_INT || col->type > FT_COL_TEXT)
+            return -EPROTO;
+    }
+    m->nrows = v.nrows;
+    m->nfree = 0;
+    ft_buf_t *arena = &m->text_arena;
+    uint64_t tu = ft_snap_hdr(&v, FT_SLOT_TEXT_USED);
+    if (tu > v.text_bytes || ft_buf_reserve(arena, tu + 8) != 0)
+        return -EPROTO;
+    ft_seq_load_words(arena->data, v.text, (size_t)(align8(tu) / 8));
+    arena->len = (size_t)align8(tu);
+    for (uint32_t r = 0; r < v.nrows; r++) {
+        ingest_row_t *row = &m->rows[r];
+        uint64_t meta = ft_snap_row_meta(&v, r);
+        memset(row, 0, sizeof(*row));
+        row->len = (uint8_t)ft_snap_row_name(&v, r, row->name);
+        row->used = (meta & FT_ROW_USED) != 0;
+        row->present = (meta & FT_ROW_PRESENT) != 0;
+        row->stale = (meta & FT_ROW_STALE) != 0;
+        row->last_seen_ns = now_ns; /* absence is timed from the restart */
+        if (!row->used) {
+            m->free_rows[m->nfree++] = r;
+            continue;
+        }
+        uint64_t *dst = &m->vals[(uint64_t)r * m->cap.max_counters];
+        for (uint32_t c = 0; c < m->ncols; c++) {
+            dst[c] = row->present ? ft_snap_cell(&v, r, c) : null_cell(m->cols[c].type);
+            if (m->cols[c].type == FT_COL_TEXT && dst[c] != FT_CELL_NULL_TEXT &&
+                (uint64_t)ft_text_ref_off(dst[c]) + ft_text_ref_len(dst[c]) > arena->len)
+                dst[c] = FT_CELL_NULL_TEXT;
+        }
+    }
+    model_hash_rebuild(m);
+    m->catalog_ver = ft_snap_hdr(&v, FT_SLOT_CATALOG_VER) + 1;
+    return 0;
+}

@@ -1,0 +1,103 @@
+/*
+ * ingestd/model — ingestd's private copy of the fabric, and the rules that
+ * turn one parsed body (ingestd/batch) into the next published snapshot.
+ *
+ * Owns: the name -> index maps (rows for switches, columns for counters,
+ * stable once assigned), the current values, and what each shared-memory
+ * slot already holds of the catalog. The segment is written only by
+ * ingest_model_publish(), following shm/seqlock.h.
+ *
+ * The outcome of one body (the table in the design, issue "Core, part 1"):
+ *   - all rows good                  -> apply, publish (generation + 1)
+ *   - some rows bad                  -> good rows applied; a bad row's switch keeps
+ *                                       its previous values, marked stale; the count
+ *                                       and the first few switch ids are reported
+ *   - bad/empty header, no data rows,
+ *     last row cut (unterminated and
+ *     short of fields)               -> rejected, nothing changes
+ *   - over capacity (switches,
+ *     counters, text pool)           -> rejected, nothing changes
+ * A switch missing from an accepted body is absent from that generation on,
+ * and its row is given back after `forget_after_ns` of absence.
+ *
+ * Cells: the first column is the switch id; every other column gets a type
+ * the first time it is seen (integer if every value in that body parses as a
+ * 64-bit integer, else float if every value parses as a finite double, else
+ * text up to FT_TEXT_MAX bytes) and keeps it. A cell that does not parse as
+ * its column's type makes its row bad. Names and text must be printable UTF-8.
+ *
+ * Who may call: ingestd's main loop and tests; one thread.
+ * Errors: 0 or a negative errno; ingest_model_apply() reports a rejected body
+ * through ingest_result_t (cause, why) and returns 0 only when it applied one.
+ */
+#ifndef INGEST_MODEL_H
+#define INGEST_MODEL_H
+
+#include <stdint.h>
+
+#include "batch.h"
+#include "buf.h"
+#include "layout.h"
+#include "segment.h"
+
+typedef struct ingest_col {
+    char name[FT_NAME_MAX + 1];
+    uint8_t len, type, present;
+} ingest_col_t;
+
+typedef struct ingest_row {
+    char name[FT_NAME_MAX + 1];
+    uint8_t len, used, present, stale;
+    uint32_t seen_mark; /* apply round that last saw this switch in a body */
+    uint64_t last_seen_ns;
+} ingest_row_t;
+
+typedef struct ingest_result {
+    int cause;                 /* FT_FAIL_* when rejected, -1 when applied */
+    char why[256];             /* one sentence for the log when rejected */
+    uint64_t rows_rejected;    /* bad rows in an applied body */
+    uint64_t stale_rows;       /* of those, switches shown with previous values */
+    char rejected_ids[160];    /* the first few rejected switch ids, quoted for a log line */
+    uint32_t nswitches;        /* switches present in the new snapshot */
+    uint32_t new_switches, forgotten;
+} ingest_result_t;
+
+typedef struct ingest_model {
+    ft_shm_capacity_t cap;
+    uint64_t forget_after_ns;
+    uint32_t hash_size;
+    ingest_col_t *cols;
+    uint32_t ncols;
+    ingest_row_t *rows;
+    uint32_t nrows; /* high-water mark */
+    uint32_t *free_rows;
+    uint32_t nfree;
+    uint64_t *vals;  /* max_switches * max_counters, row-major */
+    ft_buf_t text_arena; /* this generation's text cells, 8-aligned; text cells hold ft_text_refs into it */
+    uint64_t *hash;  /* row + 1, open addressing on ft_snap_name_hash */
+    uint64_t catalog_ver;
+    uint64_t slot_catalog_ver[FT_MAX_SLOTS_LIMIT];
+    uint64_t gen;    /* last generation published */
+    uint32_t mark;   /* apply round counter */
+    /* scratch reused across bodies */
+    int32_t *colmap;     /* header column j -> model column */
+    uint8_t *row_ok;     /* per batch row: 1 good, 0 bad */
+    int32_t *row_index;  /* per batch row: model row, -1 new, -2 none */
+    uint32_t *newkey_hash;
+    uint32_t newkey_hash_size;
+    ft_buf_t render;     /* the pre-rendered ListMetrics body */
+} ingest_model_t;
+
+int ingest_model_init(ingest_model_t *m, const ft_shm_capacity_t *cap, uint64_t forget_after_ns);
+void ingest_model_destroy(ingest_model_t *m);
+
+/* Rebuild the model from the snapshot an earlier ingestd published (on reattach). */
+int ingest_model_load(ingest_model_t *m, const ft_shm_t *shm, uint64_t now_ns);
+
+/* Judge a parsed body and, when it is accepted, apply it to the model. 0 applied, -EINVAL rejected. */
+int ingest_model_apply(ingest_model_t *m, const ingest_batch_t *b, uint64_t now_ns, ingest_result_t *res);
+
+/* Write the model into the next slot and publish it as generation gen + 1. */
+int ingest_model_publish(ingest_model_t *m, ft_shm_t *shm, uint64_t now_ns);
+
+#endif

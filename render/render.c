@@ -1,0 +1,140 @@
+#include "render.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util.h"
+
+int ft_render_string(ft_buf_t *b, const char *s, size_t len)
+{
+    if (ft_buf_reserve(b, ft_json_escape_bound(len) + 2) != 0)
+        return -ENOMEM;
+    b->data[b->len++] = '"';
+    b->len += ft_json_escape(b->data + b->len, s, len);
+    b->data[b->len++] = '"';
+    return 0;
+}
+
+int ft_render_cell(ft_buf_t *b, const ft_snap_t *v, uint32_t type, uint64_t cell)
+{
+    char tmp[FT_TEXT_MAX + 1];
+    int n;
+    switch (type) {
+    case FT_COL_INT:
+        if (cell == FT_CELL_NULL_INT)
+            break;
+        n = snprintf(tmp, sizeof(tmp), "%" PRId64, (int64_t)cell);
+        return ft_buf_append(b, tmp, (size_t)n);
+    case FT_COL_FLOAT: {
+        double d;
+        memcpy(&d, &cell, sizeof(d));
+        if (cell == FT_CELL_NULL_FLOAT || d != d)
+            break;
+        return ft_buf_append(b, tmp, ft_fmt_double(tmp, d));
+    }
+    case FT_COL_TEXT:
+        if ((n = ft_snap_text(v, cell, tmp, sizeof(tmp))) < 0)
+            break;
+        return ft_render_string(b, tmp, (size_t)n);
+    }
+    return ft_buf_append(b, "null", 4);
+}
+
+static int render_head(ft_buf_t *b, const ft_snap_t *v)
+{
+    char ts[32], tmp[96];
+    ft_fmt_iso8601(ts, ft_snap_hdr(v, FT_SLOT_COLLECTED_NS));
+    int n = snprintf(tmp, sizeof(tmp), "{\"generation\":%" PRIu64 ",\"collected_at\":\"%s\"", v->gen, ts);
+    return ft_buf_append(b, tmp, (size_t)n);
+}
+
+/* One {"switch_id":…,…} object. */
+static int render_row(ft_buf_t *b, const ft_snap_t *v, uint32_t row, const ft_render_filter_t *f)
+{
+    char name[FT_NAME_MAX + 1];
+    uint32_t len = ft_snap_row_name(v, row, name);
+    ft_buf_append(b, "{\"switch_id\":", 13);
+    ft_render_string(b, name, len);
+    uint32_t n = f->cols ? f->ncols : v->ncols;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t c = f->cols ? f->cols[i] : i;
+        if (c >= v->ncols)
+            continue;
+        uint64_t meta = ft_snap_col_meta(v, c);
+        if (!ft_col_meta_present(meta))
+            continue;
+        uint32_t cl = ft_snap_col_name(v, c, name);
+        ft_buf_append(b, ",", 1);
+        ft_render_string(b, name, cl);
+        ft_buf_append(b, ":", 1);
+        ft_render_cell(b, v, ft_col_meta_type(meta), ft_snap_cell(v, row, c));
+    }
+    if (ft_snap_row_meta(v, row) & FT_ROW_STALE)
+        ft_buf_append(b, ",\"stale\":true", 13);
+    return ft_buf_append(b, "}", 1);
+}
+
+static int row_shown(const ft_snap_t *v, uint32_t row)
+{
+    uint64_t m = ft_snap_row_meta(v, row);
+    return (m & (FT_ROW_USED | FT_ROW_PRESENT)) == (FT_ROW_USED | FT_ROW_PRESENT);
+}
+
+int ft_render_list(ft_buf_t *b, const ft_snap_t *v, const ft_render_filter_t *f)
+{
+    render_head(b, v);
+    int paged = f->offset != 0 || f->limit != UINT64_MAX;
+    ft_buf_append(b, ",\"metrics\":[", 12);
+    uint64_t seen = 0, shown = 0;
+    uint32_t n = f->rows ? f->nrows : v->nrows;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t row = f->rows ? f->rows[i] : i;
+        if (row >= v->nrows || !row_shown(v, row))
+            continue;
+        if (seen++ < f->offset || shown >= f->limit)
+            continue;
+        if (shown++ > 0)
+            ft_buf_append(b, ",", 1);
+        render_row(b, v, row, f);
+    }
+    ft_buf_append(b, "]", 1);
+    if (paged) {
+        char tmp[96];
+        int m = snprintf(tmp, sizeof(tmp), ",\"total\":%" PRIu64 ",\"offset\":%" PRIu64, seen, f->offset);
+        ft_buf_append(b, tmp, (size_t)m);
+    }
+    return ft_buf_append(b, "}", 1);
+}
+
+int64_t ft_render_timestamp_col(const ft_snap_t *v)
+{
+    int64_t c = ft_snap_find_col(v, "timestamp", 9);
+    if (c < 0 || ft_col_meta_type(ft_snap_col_meta(v, (uint32_t)c)) != FT_COL_TEXT)
+        return -1;
+    return c;
+}
+
+int ft_render_metric(ft_buf_t *b, const ft_snap_t *v, uint32_t row, uint32_t col)
+{
+    char name[FT_NAME_MAX + 1], ts[32], tmp[96];
+    uint32_t len = ft_snap_row_name(v, row, name);
+    ft_buf_append(b, "{\"switch_id\":", 13);
+    ft_render_string(b, name, len);
+    len = ft_snap_col_name(v, col, name);
+    ft_buf_append(b, ",\"metric\":", 10);
+    ft_render_string(b, name, len);
+    ft_buf_append(b, ",\"value\":", 9);
+    ft_render_cell(b, v, ft_col_meta_type(ft_snap_col_meta(v, col)), ft_snap_cell(v, row, col));
+    int64_t tc = ft_render_timestamp_col(v);
+    if (tc >= 0) {
+        ft_buf_append(b, ",\"timestamp\":", 13);
+        ft_render_cell(b, v, FT_COL_TEXT, ft_snap_cell(v, row, (uint32_t)tc));
+    }
+    ft_fmt_iso8601(ts, ft_snap_hdr(v, FT_SLOT_COLLECTED_NS));
+    int n = snprintf(tmp, sizeof(tmp), ",\"collected_at\":\"%s\",\"generation\":%" PRIu64, ts, v->gen);
+    ft_buf_append(b, tmp, (size_t)n);
+    if (ft_snap_row_meta(v, row) & FT_ROW_STALE)
+        ft_buf_append(b, ",\"stale\":true", 13);
+    return ft_buf_append(b, "}", 1);
+}

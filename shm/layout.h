@@ -1,0 +1,227 @@
+/*
+ * shm/layout — THE table of fabtel's shared-memory segments.
+ *
+ * This header is the contract between ingestd (the only writer of the data
+ * segment), apid (which owns the API stats segment) and every reader
+ * (apid workers, shmdump, tests). Everything in shared memory is an offset
+ * from the start of its segment, never a pointer, and every region is made
+ * of naturally aligned 64-bit words.
+ *
+ * Data segment (default name "/fabtel", mode 0640, created by ingestd):
+ *
+ *   offset                        size                     what
+ *   0                             FT_SHM_HEADER_SIZE       ft_shm_header_t: identity, capacity, region table,
+ *                                                          live words (generation = the seqlock, data age)
+ *   stats_off                     sizeof(ft_ingest_stats_t) ingest statistics, 24 h of per-minute buckets,
+ *                                                          under its own seqcount (see shm/stats.h)
+ *   slot_off + i * slot_size      slot_size                snapshot slot i, i in [0, nslots): generation g
+ *                                                          lives in slot g % nslots (see shm/seqlock.h)
+ *
+ * One snapshot slot is self-contained (a reader needs nothing else to answer
+ * a query from it). Offsets below are relative to the slot start:
+ *
+ *   0              FT_SLOT_HDR_WORDS words     ft_slot_hdr_t: generation, collected_at, counts, lengths
+ *   sl_cols_off    max_counters  * 9 words     column records: name (8 words), meta
+ *   sl_rows_off    max_switches  * 9 words     row records: name (8 words), meta
+ *   sl_hash_off    hash_size     * 1 word      open-addressing index name -> row+1 (0: empty)
+ *   sl_vals_off    max_switches * max_counters cells, row-major: int64 bits, double bits, or a text ref
+ *   sl_text_off    text_bytes                  text pool the text refs point into
+ *   sl_body_off    body_bytes                  pre-rendered unfiltered ListMetrics JSON (optional)
+ *
+ * Row and column indices are stable: a switch or counter keeps the index it
+ * was given when first seen for as long as it exists (history builds on it).
+ *
+ * API stats segment ("<data name>-api", created by the apid master): an
+ * ft_api_stats_header_t followed by one ft_api_worker_stats_t per worker
+ * slot, each written only by its worker, so the data segment stays
+ * read-only for every reader.
+ *
+ * Compatibility: a reader refuses a segment whose magic, layout version,
+ * header size or region table differs from what ft_shm_layout_compute()
+ * derives from the capacity stored in the header (shm/segment.h).
+ */
+#ifndef FT_SHM_LAYOUT_H
+#define FT_SHM_LAYOUT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FT_SHM_MAGIC 0x534c4554424146ULL /* "FABTELS\0" little-endian */
+#define FT_SHM_API_MAGIC 0x49504154424146ULL /* "FABTAPI\0" */
+#define FT_SHM_LAYOUT_VERSION 1u
+#define FT_SHM_HEADER_SIZE 4096u
+
+#define FT_NAME_MAX 63u   /* bytes of a switch or counter name */
+#define FT_TEXT_MAX 255u  /* bytes of one text cell */
+#define FT_NAME_WORDS 8u  /* a name is stored NUL-padded in 8 words */
+#define FT_REC_WORDS 9u   /* name words + one meta word */
+#define FT_SLOT_HDR_WORDS 16u
+#define FT_MINUTES 1440u  /* 24 h of per-minute buckets */
+#define FT_HIST_BUCKETS 128u
+#define FT_API_MAX_WORKERS 256u
+
+/* Capacity limits a segment may declare; validation refuses anything else. */
+#define FT_MAX_SWITCHES_LIMIT (1u << 22)
+#define FT_MAX_COUNTERS_LIMIT 1024u
+#define FT_MAX_SLOTS_LIMIT 64u
+#define FT_TEXT_BYTES_LIMIT (1ULL << 32)
+#define FT_BODY_BYTES_LIMIT (1ULL << 36)
+
+typedef enum { FT_COL_INT = 1, FT_COL_FLOAT = 2, FT_COL_TEXT = 3 } ft_col_type_t;
+
+/* Column meta word: name length | type << 8 | present << 16. */
+#define FT_COL_META(len, type, present) ((uint64_t)(len) | (uint64_t)(type) << 8 | (uint64_t)(present) << 16)
+static inline uint32_t ft_col_meta_len(uint64_t m) { return (uint32_t)(m & 0xff); }
+static inline uint32_t ft_col_meta_type(uint64_t m) { return (uint32_t)(m >> 8 & 0xff); }
+static inline int ft_col_meta_present(uint64_t m) { return (int)(m >> 16 & 1); }
+
+/* Row meta word: name length | used << 8 | present << 9 | stale << 10. */
+#define FT_ROW_USED (1u << 8)
+#define FT_ROW_PRESENT (1u << 9)
+#define FT_ROW_STALE (1u << 10)
+static inline uint32_t ft_row_meta_len(uint64_t m) { return (uint32_t)(m & 0xff); }
+
+/*
+ * Cells. An absent value (a stale row has none for a column that appeared
+ * after it went stale) is a per-type sentinel that ingest never produces:
+ * INT64_MIN for integers (the parser refuses it), a NaN for doubles (refused
+ * too), and an all-ones text ref.
+ */
+#define FT_CELL_NULL_INT ((uint64_t)INT64_MIN)
+#define FT_CELL_NULL_FLOAT 0x7ff8000000000001ULL
+#define FT_CELL_NULL_TEXT UINT64_MAX
+/* Text ref: byte offset into the slot's text pool << 32 | length. */
+static inline uint64_t ft_text_ref(uint32_t off, uint32_t len) { return (uint64_t)off << 32 | len; }
+static inline uint32_t ft_text_ref_off(uint64_t r) { return (uint32_t)(r >> 32); }
+static inline uint32_t ft_text_ref_len(uint64_t r) { return (uint32_t)r; }
+
+/* Slot header words (index into the slot's first FT_SLOT_HDR_WORDS words). */
+enum {
+    FT_SLOT_GEN = 0,       /* generation this slot holds; a cross-check for readers */
+    FT_SLOT_COLLECTED_NS,  /* when ingestd published it (ns since the epoch) */
+    FT_SLOT_NROWS,         /* rows [0, nrows) of the row table may be in use */
+    FT_SLOT_NCOLS,         /* columns [0, ncols) may be in use */
+    FT_SLOT_NSWITCHES,     /* rows present in this generation */
+    FT_SLOT_TEXT_USED,     /* bytes of the text pool in use */
+    FT_SLOT_BODY_LEN,      /* bytes of pre-rendered ListMetrics JSON; 0: not rendered */
+    FT_SLOT_BODY_GZ_LEN,   /* bytes of its gzip form after it (8-aligned); 0: none */
+    FT_SLOT_ROWS_REJECTED, /* rows rejected in the body this generation came from */
+    FT_SLOT_STALE_ROWS,    /* rows shown with their previous values */
+    FT_SLOT_CATALOG_VER,   /* changes whenever a name, type or index assignment changes */
+};
+
+/* Immutable after creation: written before `magic` is published with release order. */
+typedef struct ft_shm_header {
+    _Atomic uint64_t magic;  /* FT_SHM_MAGIC, stored last at creation (release) */
+    uint32_t layout_version; /* FT_SHM_LAYOUT_VERSION */
+    uint32_t header_size;    /* FT_SHM_HEADER_SIZE */
+    uint64_t epoch;          /* random, chosen at creation; changes when the segment is re-created */
+    uint64_t total_size;     /* bytes; the mapping must be at least this large */
+    uint64_t created_ns;
+    /* capacity, as set by ingestd flags */
+    uint32_t max_switches;
+    uint32_t max_counters;
+    uint32_t nslots;
+    uint32_t hash_size; /* power of two, >= 2 * max_switches */
+    uint64_t text_bytes;
+    uint64_t body_bytes;
+    /* region table (from the segment start) */
+    uint64_t stats_off, stats_size;
+    uint64_t slot_off, slot_size;
+    /* within a slot (from the slot start) */
+    uint64_t sl_cols_off, sl_rows_off, sl_hash_off, sl_vals_off, sl_text_off, sl_body_off;
+    uint8_t _reserved0[256 - 152];
+
+    /* Live words, written by ingestd while it runs (own cache lines). */
+    _Atomic uint64_t gen; /* the seqlock generation: see shm/seqlock.h. 0: nothing published yet */
+    uint8_t _pad_gen[56];
+    _Atomic uint64_t confirmed_ns; /* when the source last confirmed the current data (publish or 304) */
+    _Atomic uint64_t writer_pid;   /* pid of the ingestd holding the writer lock, 0 when none */
+    _Atomic uint64_t writer_started_ns;
+    _Atomic uint64_t ingest_state; /* 0 ok, 1 failing */
+    uint8_t _reserved1[FT_SHM_HEADER_SIZE - 352];
+} ft_shm_header_t;
+
+_Static_assert(offsetof(ft_shm_header_t, magic) == 0, "magic first");
+_Static_assert(offsetof(ft_shm_header_t, layout_version) == 8, "layout");
+_Static_assert(offsetof(ft_shm_header_t, epoch) == 16, "layout");
+_Static_assert(offsetof(ft_shm_header_t, max_switches) == 40, "layout");
+_Static_assert(offsetof(ft_shm_header_t, text_bytes) == 56, "layout");
+_Static_assert(offsetof(ft_shm_header_t, stats_off) == 72, "layout");
+_Static_assert(offsetof(ft_shm_header_t, sl_cols_off) == 104, "layout");
+_Static_assert(offsetof(ft_shm_header_t, sl_body_off) == 144, "layout");
+_Static_assert(offsetof(ft_shm_header_t, _reserved0) == 152, "layout");
+_Static_assert(offsetof(ft_shm_header_t, gen) == 256, "generation on its own cache line");
+_Static_assert(offsetof(ft_shm_header_t, confirmed_ns) == 320, "layout");
+_Static_assert(sizeof(ft_shm_header_t) == FT_SHM_HEADER_SIZE, "header is one page");
+_Static_assert(sizeof(_Atomic uint64_t) == 8 && _Alignof(_Atomic uint64_t) == 8, "words are plain 8-byte words");
+
+/* One minute of ingest activity. `minute` says which (Unix minute); a bucket of another minute is stale. */
+typedef struct ft_ingest_bucket {
+    _Atomic uint64_t minute;
+    _Atomic uint64_t count;         /* attempts that ended ok (published or 304) */
+    _Atomic uint64_t failures;      /* attempts that failed */
+    _Atomic uint64_t unchanged;     /* of count: 304s */
+    _Atomic uint64_t rows_rejected; /* rows rejected in published bodies */
+    _Atomic uint64_t dur_sum_us, dur_min_us, dur_max_us; /* over count and failures */
+    _Atomic uint64_t hist[FT_HIST_BUCKETS];              /* durations, shm/stats.h buckets */
+} ft_ingest_bucket_t;
+
+enum { FT_FAIL_CONNECT = 0, FT_FAIL_HTTP, FT_FAIL_TIMEOUT, FT_FAIL_TRUNCATED, FT_FAIL_PARSE, FT_FAIL_CAPACITY, FT_FAIL_CAUSES = 8 };
+
+typedef struct ft_ingest_stats {
+    _Atomic uint64_t seq; /* seqcount, odd while ingestd updates (shm/stats.h) */
+    _Atomic uint64_t total_count, total_failures, total_rows_rejected;
+    _Atomic uint64_t last_duration_us, last_ok_ns, last_failure_ns, consecutive_failures;
+    _Atomic uint64_t failures_by_cause[FT_FAIL_CAUSES];
+    ft_ingest_bucket_t minutes[FT_MINUTES];
+} ft_ingest_stats_t;
+
+_Static_assert(offsetof(ft_ingest_stats_t, minutes) == 128, "ingest stats layout");
+_Static_assert(sizeof(ft_ingest_bucket_t) == (8 + FT_HIST_BUCKETS) * 8, "bucket layout");
+
+/* API stats segment: header, then FT_API_MAX_WORKERS worker slots. */
+typedef struct ft_api_bucket {
+    _Atomic uint64_t minute;
+    _Atomic uint64_t requests;      /* every answer */
+    _Atomic uint64_t failures;      /* status >= 500 */
+    _Atomic uint64_t client_errors; /* 400..499 */
+    _Atomic uint64_t lat_sum_us, lat_min_us, lat_max_us, not_modified;
+    _Atomic uint64_t hist[FT_HIST_BUCKETS];
+} ft_api_bucket_t;
+
+typedef struct ft_api_worker_stats {
+    _Atomic uint64_t seq; /* seqcount, odd while the worker updates */
+    _Atomic uint64_t pid, started_ns, requests_total, seqlock_retries;
+    uint8_t _pad[128 - 40];
+    ft_api_bucket_t minutes[FT_MINUTES];
+} ft_api_worker_stats_t;
+
+typedef struct ft_api_stats_header {
+    _Atomic uint64_t magic; /* FT_SHM_API_MAGIC, stored last (release) */
+    uint32_t layout_version, header_size;
+    uint64_t total_size, nworkers_max, worker_off, worker_size;
+    _Atomic uint64_t master_pid, workers_configured, workers_alive, restarts;
+    uint8_t _reserved[4096 - 80];
+} ft_api_stats_header_t;
+
+_Static_assert(sizeof(ft_api_stats_header_t) == 4096, "api header is one page");
+_Static_assert(offsetof(ft_api_worker_stats_t, minutes) == 128, "api worker layout");
+
+typedef struct ft_shm_capacity {
+    uint32_t max_switches, max_counters, nslots;
+    uint64_t text_bytes, body_bytes;
+} ft_shm_capacity_t;
+
+/* Region table derived from a capacity (what the header stores). */
+typedef struct ft_shm_layout {
+    uint32_t hash_size;
+    uint64_t stats_off, stats_size, slot_off, slot_size, total_size;
+    uint64_t sl_cols_off, sl_rows_off, sl_hash_off, sl_vals_off, sl_text_off, sl_body_off;
+} ft_shm_layout_t;
+
+/* 0, or -EINVAL when the capacity is outside the limits above (no overflow is possible within them). */
+int ft_shm_layout_compute(const ft_shm_capacity_t *cap, ft_shm_layout_t *out);
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * shm/segment — creating, attaching, validating and mapping the data segment.
+ *
+ * Owns: one mapping (ft_shm_t) and, for the writer, the writer lock. The
+ * layout itself is shm/layout.h; the publication protocol is shm/seqlock.h.
+ *
+ * Who may call:
+ *  - ingestd: ft_shm_lock_writer() then ft_shm_writer_open(), which attaches
+ *    to a compatible segment (same layout and capacity, generation continues)
+ *    or re-creates it with a new epoch.
+ *  - readers (apid workers, shmdump, tests): ft_shm_open_reader(), which maps
+ *    PROT_READ and validates every header field and offset against the size
+ *    of the mapping before anything is dereferenced.
+ * An ft_shm_t is used by one thread at a time; the mapping itself is shared.
+ *
+ * Errors: 0 or a negative errno; `why` gets one human sentence:
+ *   -ENOENT  no segment of that name (ingestd not started yet)
+ *   -EAGAIN  the segment exists but is still being created
+ *   -EPROTO  foreign, corrupt or incompatible segment (refused)
+ *   -EBUSY   another ingestd holds the writer lock
+ *   other    the failing system call's errno
+ */
+#ifndef FT_SHM_SEGMENT_H
+#define FT_SHM_SEGMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "layout.h"
+
+typedef struct ft_shm {
+    char name[256];
+    void *base;
+    size_t size;
+    int writable;
+    dev_t dev; /* identity of the object mapped, to notice a re-created segment */
+    ino_t ino;
+    ft_shm_header_t *hdr;
+} ft_shm_t;
+
+int ft_shm_validate(const void *base, size_t size, char *why, size_t whysz);
+
+int ft_shm_open_reader(ft_shm_t *s, const char *name, char *why, size_t whysz);
+/* 1 when `name` no longer refers to the mapped object (removed or re-created), else 0. One open+fstat. */
+int ft_shm_changed(const ft_shm_t *s);
+
+/* Writer lock: a flock on "<name>.lock" held for the life of the process. Returns the fd or a negative errno. */
+int ft_shm_lock_writer(const char *name, char *why, size_t whysz);
+/* *created: 0 attached to a compatible segment, 1 created, 2 re-created an incompatible one (why says why). */
+int ft_shm_writer_open(ft_shm_t *s, const char *name, const ft_shm_capacity_t *cap, int *created, char *why, size_t whysz);
+
+void ft_shm_close(ft_shm_t *s);
+
+/* Remove the segment and its lock object (tests and operators). */
+void ft_shm_unlink_all(const char *name);
+
+/* Accessors on a validated mapping. */
+static inline _Atomic uint64_t *ft_shm_slot(const ft_shm_t *s, uint64_t gen)
+{
+    const ft_shm_header_t *h = s->hdr;
+    return (_Atomic uint64_t *)((char *)s->base + h->slot_off + (gen % h->nslots) * h->slot_size);
+}
+
+static inline ft_ingest_stats_t *ft_shm_ingest_stats(const ft_shm_t *s)
+{
+    return (ft_ingest_stats_t *)((char *)s->base + s->hdr->stats_off);
+}
+
+#endif
