@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
 #include <time.h>
+#include <unistd.h>
 
 uint64_t ft_now_ns(void)
 {
@@ -227,4 +230,27 @@ void ft_fmt_sockaddr(char *out, size_t outsz, const struct sockaddr *sa)
     } else {
         snprintf(out, outsz, "?");
     }
+}
+
+int ft_listen(const char *spec, int reuseport, char *bound, size_t boundsz)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (ft_parse_listen(spec, &ss, &len) != 0)
+        return -EINVAL;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+    if (fd < 0)
+        return -errno;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
+        bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 4096) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    len = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    ft_fmt_sockaddr(bound, boundsz, (struct sockaddr *)&ss);
+    return fd;
 }

@@ -52,16 +52,11 @@ int ft_parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *le
 /* "127.0.0.1:8080" of a bound socket into out (at least 64 bytes). */
 void ft_fmt_sockaddr(char *out, size_t outsz, const struct sockaddr *sa);
 
-/* 64-bit FNV-1a; used for the snapshot hash index and ETags. */
-static inline uint64_t ft_hash64(const void *p, size_t len)
-{
-    const unsigned char *s = (const unsigned char *)p;
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
+/*
+ * Open a non-blocking listening TCP socket on spec ("ADDR:PORT"; port 0 picks
+ * a free one), optionally with SO_REUSEPORT. Returns the fd or a negative
+ * errno; `bound` (>= 64 bytes) receives the address actually bound.
+ */
+int ft_listen(const char *spec, int reuseport, char *bound, size_t boundsz);
 
 #endif

@@ -44,9 +44,10 @@ static void end_attempt(ingestd_t *d)
     d->client = NULL;
 }
 
+/* An ingest's duration runs from the response's first byte (a long poll's wait is not work), or from the start when none came. */
 static uint64_t attempt_us(const ingestd_t *d)
 {
-    return (ft_mono_ns() - d->attempt_start_mono) / 1000;
+    return (ft_mono_ns() - (d->head_mono ? d->head_mono : d->attempt_start_mono)) / 1000;
 }
 
 static void fail(ingestd_t *d, int cause, const char *why)
@@ -161,6 +162,7 @@ static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *er
         fail(d, strstr(errstr, "timeout") ? FT_FAIL_TIMEOUT : FT_FAIL_HTTP, errstr);
         return NULL;
     }
+    d->head_mono = ft_mono_ns();
     if (status == 304) {
         unchanged(d);
         return NULL;
@@ -228,6 +230,7 @@ static void start_attempt(h2o_timeout_entry_t *entry)
     d->reqbuf = h2o_iovec_init(req, (size_t)n);
     d->busy = 1;
     d->attempt_start_mono = ft_mono_ns();
+    d->head_mono = 0;
     d->deadline_mono = d->attempt_start_mono + (uint64_t)((d->cfg.timeout_s + (d->long_poll ? d->cfg.wait_s : 0)) * 1e9);
     d->client = NULL;
     h2o_http1client_connect_with_pool(&d->client, d, &d->client_ctx, &d->sockpool, on_connect);

@@ -56,7 +56,7 @@ typedef struct ingestd {
     int long_poll;             /* this attempt is a conditional long poll */
     int source_has_etag;
     char etag[160], new_etag[160];
-    uint64_t attempt_start_mono, deadline_mono, next_due_mono;
+    uint64_t attempt_start_mono, head_mono, deadline_mono, next_due_mono;
     uint32_t consecutive_failures;
     int failing;       /* the state the log last reported */
     int last_cause;

@@ -1,0 +1,75 @@
+/* fabtel-producer: config, signals and the loop. The logic is in sim.c and server.c. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "opt.h"
+#include "server.h"
+
+static volatile sig_atomic_t stop_requested, reopen_requested;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    reopen_requested = 1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *listen = "127.0.0.1:9001", *fault = "none", *log_level = "info", *log_file = "";
+    int64_t switches = 50, seed = -1;
+    double interval = 10, slow = 7;
+    const ft_opt_t opts[] = {
+        {"listen", FT_OPT_STR, &listen, "ADDR:PORT", "where to serve GET /counters (port 0: any free port)", 0, 0},
+        {"switches", FT_OPT_I64, &switches, "N", "switches in the simulated fabric", 1, 4000000},
+        {"interval", FT_OPT_F64, &interval, "SECONDS", "time between snapshots (fractions allowed)", 0.01, 86400},
+        {"seed", FT_OPT_I64, &seed, "S", "random seed for a reproducible run (-1: random; seeded runs start byte counters past 2^53)",
+         -1, (double)INT64_MAX},
+        {"fault", FT_OPT_STR, &fault, "MODE", "inject a fault into every answer: none, error500, corrupt, truncate, slow, empty", 0, 0},
+        {"slow-delay", FT_OPT_F64, &slow, "SECONDS", "how long the slow fault holds an answer", 0, 3600},
+        {"log-level", FT_OPT_STR, &log_level, "LEVEL", "debug, info, warn or error", 0, 0},
+        {"log-file", FT_OPT_STR, &log_file, "PATH", "log to this file instead of stderr (reopened on SIGHUP)", 0, 0},
+    };
+    int r = ft_opt_parse("fabtel-producer", "FABTEL_PRODUCER", "Simulates a switch fabric and serves it as a CSV matrix.", opts,
+                         sizeof(opts) / sizeof(opts[0]), argc, argv);
+    if (r != 0)
+        return r == -ECANCELED ? 0 : 2;
+    int mode = prod_fault_parse(fault, strlen(fault));
+    if (mode < 0) {
+        fprintf(stderr, "fabtel-producer: unknown --fault '%s' (none, error500, corrupt, truncate, slow, empty)\n", fault);
+        return 2;
+    }
+    if (ft_log_init("producer", log_level, log_file) != 0) {
+        fprintf(stderr, "fabtel-producer: bad --log-level '%s' or cannot open --log-file '%s'\n", log_level, log_file);
+        return 2;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    prod_config_t cfg = {listen, (uint32_t)switches, interval, slow, (uint64_t)seed, seed >= 0, mode};
+    static prod_server_t srv;
+    if (prod_server_init(&srv, &cfg) != 0)
+        return 1;
+    while (!stop_requested) {
+        if (reopen_requested) {
+            reopen_requested = 0;
+            ft_log_reopen();
+        }
+        prod_server_run_once(&srv);
+    }
+    prod_server_destroy(&srv);
+    return 0;
+}

@@ -1,0 +1,325 @@
+#include "server.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+#define SWEEP_MS 20
+
+typedef struct prod_handler {
+    h2o_handler_t super;
+    prod_server_t *srv;
+} prod_handler_t;
+
+typedef enum { WAIT_POLL, WAIT_SLOW } wait_kind_t;
+
+/* A request held open (long poll or slow fault); lives in the request's pool. */
+typedef struct prod_waiter {
+    h2o_linklist_t link;
+    h2o_req_t *req;
+    uint64_t deadline_ms;
+    wait_kind_t kind;
+    int mode;
+} prod_waiter_t;
+
+static h2o_generator_t generator = {NULL, NULL};
+
+int prod_fault_parse(const char *s, size_t len)
+{
+    static const struct {
+        const char *name;
+        int mode;
+    } names[] = {{"none", PROD_FAULT_NONE},       {"error500", PROD_FAULT_ERROR500}, {"error_500", PROD_FAULT_ERROR500},
+                 {"corrupt", PROD_FAULT_CORRUPT}, {"truncate", PROD_FAULT_TRUNCATE}, {"slow", PROD_FAULT_SLOW},
+                 {"empty", PROD_FAULT_EMPTY}};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strlen(names[i].name) == len && strncasecmp(names[i].name, s, len) == 0)
+            return names[i].mode;
+    return -1;
+}
+
+static void send_text(h2o_req_t *req, int status, const char *reason, const char *body)
+{
+    req->res.status = status;
+    req->res.reason = reason;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain; charset=utf-8"));
+    h2o_send_inline(req, body, strlen(body));
+}
+
+/* Garble some rows: every 7th from the 4th gets an unparsable cell, every 11th from the 6th loses a field. */
+static h2o_iovec_t corrupt_copy(h2o_req_t *req, const prod_snapshot_t *snap)
+{
+    char *out = h2o_mem_alloc_pool(&req->pool, snap->len + 64);
+    size_t o = 0, row = 0;
+    const char *p = snap->data, *end = snap->data + snap->len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (row > 0 && row % 11 == 6) {
+            const char *comma = memrchr(p, ',', len);
+            len = comma ? (size_t)(comma - p) : len;
+        }
+        memcpy(out + o, p, len);
+        o += len;
+        if (row > 0 && row % 7 == 4) {
+            /* Replace the last cell with garbage. */
+            char *comma = memrchr(out + o - len, ',', len);
+            if (comma != NULL) {
+                o = (size_t)(comma - out) + 1;
+                memcpy(out + o, "#garbled!", 9);
+                o += 9;
+            }
+        }
+        out[o++] = '\n';
+        row++;
+        p = nl ? nl + 1 : end;
+    }
+    return h2o_iovec_init(out, o);
+}
+
+static void respond(prod_server_t *s, h2o_req_t *req, int mode)
+{
+    prod_snapshot_t *snap = s->cur;
+    h2o_iovec_t body = h2o_iovec_init(snap->data, snap->len);
+    size_t content_length = snap->len;
+    h2o_mem_link_shared(&req->pool, snap); /* the body stays valid however long the send takes */
+    if (mode == PROD_FAULT_CORRUPT) {
+        body = corrupt_copy(req, snap);
+        content_length = body.len;
+    } else if (mode == PROD_FAULT_EMPTY) {
+        const char *nl = memchr(snap->data, '\n', snap->len);
+        body.len = content_length = nl ? (size_t)(nl - snap->data) + 1 : snap->len;
+    } else if (mode == PROD_FAULT_TRUNCATE) {
+        body.len = snap->len / 2; /* announce it all, send half, then close */
+        req->http1_is_persistent = 0;
+    }
+    req->res.status = 200;
+    req->res.reason = "OK";
+    req->res.content_length = content_length;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/csv; charset=utf-8"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, snap->etag, snap->etag_len);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
+    h2o_start_response(req, &generator);
+    h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
+}
+
+static void respond_304(prod_server_t *s, h2o_req_t *req)
+{
+    req->res.status = 304;
+    req->res.reason = "Not Modified";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, s->cur->etag, s->cur->etag_len);
+    h2o_start_response(req, &generator);
+    h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+}
+
+static void waiter_dispose(void *p)
+{
+    prod_waiter_t *w = p;
+    if (h2o_linklist_is_linked(&w->link))
+        h2o_linklist_unlink(&w->link);
+}
+
+static void hold(prod_server_t *s, h2o_req_t *req, wait_kind_t kind, int mode, double seconds)
+{
+    prod_waiter_t *w = h2o_mem_alloc_shared(&req->pool, sizeof(*w), waiter_dispose);
+    memset(&w->link, 0, sizeof(w->link));
+    w->req = req;
+    w->kind = kind;
+    w->mode = mode;
+    w->deadline_ms = h2o_now(s->ctx.loop) + (uint64_t)(seconds * 1000);
+    h2o_linklist_insert(&s->waiters, &w->link);
+    if (!h2o_timeout_is_linked(&s->sweep))
+        h2o_timeout_link(s->ctx.loop, &s->sweep_timeout, &s->sweep);
+}
+
+/* Answer held requests: long polls when a snapshot arrives (new_snapshot) or at their deadline, slow ones at theirs. */
+static void release_waiters(prod_server_t *s, int new_snapshot)
+{
+    uint64_t now = h2o_now(s->ctx.loop);
+    h2o_linklist_t *node = s->waiters.next;
+    while (node != &s->waiters) {
+        prod_waiter_t *w = H2O_STRUCT_FROM_MEMBER(prod_waiter_t, link, node);
+        node = node->next;
+        int due = now >= w->deadline_ms;
+        if (!(due || (new_snapshot && w->kind == WAIT_POLL)))
+            continue;
+        h2o_linklist_unlink(&w->link);
+        if (w->kind == WAIT_POLL && !new_snapshot)
+            respond_304(s, w->req);
+        else
+            respond(s, w->req, w->mode);
+    }
+}
+
+static void on_sweep(h2o_timeout_entry_t *entry)
+{
+    prod_server_t *s = H2O_STRUCT_FROM_MEMBER(prod_server_t, sweep, entry);
+    release_waiters(s, 0);
+    if (!h2o_linklist_is_empty(&s->waiters))
+        h2o_timeout_link(s->ctx.loop, &s->sweep_timeout, &s->sweep);
+}
+
+static int query_param(h2o_req_t *req, const char *name, h2o_iovec_t *out)
+{
+    if (req->query_at == SIZE_MAX)
+        return 0;
+    const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    size_t nl = strlen(name);
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *stop = amp ? amp : end;
+        if ((size_t)(stop - q) > nl && memcmp(q, name, nl) == 0 && q[nl] == '=') {
+            *out = h2o_iovec_init(q + nl + 1, (size_t)(stop - q - nl - 1));
+            return 1;
+        }
+        q = stop + 1;
+    }
+    return 0;
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    prod_server_t *s = ((prod_handler_t *)self)->srv;
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        send_text(req, 405, "Method Not Allowed", "only GET and HEAD\n");
+        return 0;
+    }
+    if (!h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("/counters")) &&
+        !h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("/counters/"))) {
+        send_text(req, 404, "Not Found", "the fabric is at /counters\n");
+        return 0;
+    }
+    int mode = s->cfg.fault;
+    double wait = 0;
+    h2o_iovec_t v;
+    if (query_param(req, "mode", &v) && (mode = prod_fault_parse(v.base, v.len)) < 0) {
+        send_text(req, 400, "Bad Request", "unknown mode (none, error500, corrupt, truncate, slow, empty)\n");
+        return 0;
+    }
+    if (query_param(req, "wait", &v)) {
+        char tmp[32];
+        char *end;
+        snprintf(tmp, sizeof(tmp), "%.*s", (int)v.len, v.base);
+        wait = strtod(tmp, &end);
+        if (end == tmp || *end != '\0' || !(wait >= 0 && wait <= 3600)) {
+            send_text(req, 400, "Bad Request", "wait must be a number of seconds from 0 to 3600\n");
+            return 0;
+        }
+    }
+    if (mode == PROD_FAULT_ERROR500) {
+        send_text(req, 500, "Internal Server Error", "injected fault: error500\n");
+        return 0;
+    }
+    if (mode == PROD_FAULT_SLOW) {
+        hold(s, req, WAIT_SLOW, PROD_FAULT_NONE, s->cfg.slow_s);
+        return 0;
+    }
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
+    if (i >= 0 && h2o_memis(req->headers.entries[i].value.base, req->headers.entries[i].value.len, s->cur->etag, s->cur->etag_len)) {
+        if (wait > 0)
+            hold(s, req, WAIT_POLL, mode, wait);
+        else
+            respond_304(s, req);
+        return 0;
+    }
+    respond(s, req, mode);
+    return 0;
+}
+
+/* Build the next snapshot off to the side, then swap it in. */
+static int next_snapshot(prod_server_t *s)
+{
+    prod_sim_step(&s->sim, ft_now_ns());
+    if (prod_sim_render(&s->sim, &s->render) != 0)
+        return -ENOMEM;
+    prod_snapshot_t *snap = h2o_mem_alloc_shared(NULL, sizeof(*snap) + s->render.len, NULL);
+    snap->gen = s->cur ? s->cur->gen + 1 : 1;
+    snap->len = s->render.len;
+    memcpy(snap->data, s->render.data, s->render.len);
+    snap->etag_len = (size_t)snprintf(snap->etag, sizeof(snap->etag), "\"%08x-%" PRIu64 "\"", s->run_id, snap->gen);
+    if (s->cur != NULL)
+        h2o_mem_release_shared(s->cur);
+    s->cur = snap;
+    return 0;
+}
+
+static void on_tick(h2o_timeout_entry_t *entry)
+{
+    prod_server_t *s = H2O_STRUCT_FROM_MEMBER(prod_server_t, tick, entry);
+    h2o_timeout_link(s->ctx.loop, &s->interval_timeout, &s->tick);
+    if (next_snapshot(s) != 0) {
+        ft_error("event=snapshot_failed reason=\"out of memory\"");
+        return;
+    }
+    ft_debug("event=snapshot generation=%" PRIu64 " bytes=%zu", s->cur->gen, s->cur->len);
+    release_waiters(s, 1);
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    prod_server_t *s = listener->data;
+    if (err != NULL)
+        return;
+    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+    if (sock != NULL)
+        h2o_accept(&s->accept_ctx, sock);
+}
+
+int prod_server_init(prod_server_t *s, const prod_config_t *cfg)
+{
+    memset(s, 0, sizeof(*s));
+    s->cfg = *cfg;
+    h2o_linklist_init_anchor(&s->waiters);
+    if (getrandom(&s->run_id, sizeof(s->run_id), 0) != sizeof(s->run_id))
+        s->run_id = (uint32_t)getpid();
+    if (prod_sim_init(&s->sim, cfg->switches, cfg->seeded ? cfg->seed : ft_now_ns(), cfg->seeded, cfg->interval_s) != 0)
+        return -ENOMEM;
+    int fd = ft_listen(cfg->listen, 0, s->bound, sizeof(s->bound));
+    if (fd < 0) {
+        ft_error("event=listen_failed listen=%s reason=\"%s\"", cfg->listen, strerror(-fd));
+        return fd;
+    }
+    h2o_config_init(&s->config);
+    h2o_hostconf_t *host = h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    prod_handler_t *h = (prod_handler_t *)h2o_create_handler(path, sizeof(*h));
+    h->super.on_req = on_req;
+    h->srv = s;
+    h2o_context_init(&s->ctx, h2o_evloop_create(), &s->config);
+    s->accept_ctx.ctx = &s->ctx;
+    s->accept_ctx.hosts = s->config.hosts;
+    s->listener = h2o_evloop_socket_create(s->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    s->listener->data = s;
+    h2o_socket_read_start(s->listener, on_accept);
+    if (next_snapshot(s) != 0)
+        return -ENOMEM;
+    h2o_timeout_init(s->ctx.loop, &s->interval_timeout, (uint64_t)llround(cfg->interval_s * 1000));
+    h2o_timeout_init(s->ctx.loop, &s->sweep_timeout, SWEEP_MS);
+    s->tick.cb = on_tick;
+    s->sweep.cb = on_sweep;
+    h2o_timeout_link(s->ctx.loop, &s->interval_timeout, &s->tick);
+    ft_info("event=listening listen=%s switches=%u interval_s=%g fault=%d", s->bound, cfg->switches, cfg->interval_s, cfg->fault);
+    return 0;
+}
+
+void prod_server_run_once(prod_server_t *s)
+{
+    h2o_evloop_run(s->ctx.loop, 1000);
+}
+
+void prod_server_destroy(prod_server_t *s)
+{
+    ft_info("event=stopped generation=%" PRIu64, s->cur ? s->cur->gen : 0);
+    prod_sim_destroy(&s->sim);
+    ft_buf_destroy(&s->render);
+}

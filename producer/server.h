@@ -1,0 +1,68 @@
+/*
+ * producer/server — serves the simulated fabric as one CSV matrix over HTTP.
+ *
+ * GET /counters (or /counters/) answers the current snapshot as text/csv
+ * with a strong ETag naming its generation. If-None-Match with the current
+ * ETag answers 304, or, with ?wait=S, holds the request until the next
+ * snapshot (304 after S seconds). Snapshots are rendered off to the side and
+ * swapped in; a response in flight holds a reference to the snapshot it
+ * started with, so it always carries one whole snapshot.
+ *
+ * Faults (--fault MODE for every request, ?mode=MODE for one): error500,
+ * corrupt (some rows garbled or short of fields), truncate (closes before the
+ * announced Content-Length), slow (answers after slow_s), empty (header only).
+ *
+ * Who may call: the producer's main(); everything runs on one event loop.
+ * Errors: 0 or a negative errno (logged).
+ */
+#ifndef PROD_SERVER_H
+#define PROD_SERVER_H
+
+#define H2O_USE_LIBUV 0
+#include <h2o.h>
+
+#include "sim.h"
+
+typedef enum { PROD_FAULT_NONE = 0, PROD_FAULT_ERROR500, PROD_FAULT_CORRUPT, PROD_FAULT_TRUNCATE, PROD_FAULT_SLOW, PROD_FAULT_EMPTY } prod_fault_t;
+
+/* "error500", "ERROR_500", "corrupt", ... (case-insensitive); -1 when unknown. */
+int prod_fault_parse(const char *s, size_t len);
+
+typedef struct prod_snapshot {
+    uint64_t gen;
+    size_t len;
+    char etag[48];
+    size_t etag_len;
+    char data[];
+} prod_snapshot_t;
+
+typedef struct prod_config {
+    const char *listen;
+    uint32_t switches;
+    double interval_s, slow_s;
+    uint64_t seed;
+    int seeded;
+    int fault;
+} prod_config_t;
+
+typedef struct prod_server {
+    prod_config_t cfg;
+    prod_sim_t sim;
+    ft_buf_t render;
+    h2o_globalconf_t config;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_socket_t *listener;
+    char bound[64];
+    prod_snapshot_t *cur;
+    uint32_t run_id;
+    h2o_timeout_t interval_timeout, sweep_timeout;
+    h2o_timeout_entry_t tick, sweep;
+    h2o_linklist_t waiters;
+} prod_server_t;
+
+int prod_server_init(prod_server_t *s, const prod_config_t *cfg);
+void prod_server_run_once(prod_server_t *s);
+void prod_server_destroy(prod_server_t *s);
+
+#endif

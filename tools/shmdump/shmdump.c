@@ -1,0 +1,262 @@
+/*
+ * shmdump — print a fabtel data segment: its header, then the current
+ * snapshot as an aligned table, JSON or CSV. It reads through the same
+ * seqlock as apid (shm/snapshot.h), maps the segment read-only, and refuses a
+ * missing, foreign or incompatible segment with a message and exit status 1.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "log.h"
+#include "opt.h"
+#include "render.h"
+#include "snapshot.h"
+#include "stats.h"
+#include "util.h"
+
+typedef struct dump {
+    ft_buf_t cells;    /* every cell's text, NUL-separated */
+    size_t *cell_off;  /* (rows + 1) * (cols + 1) offsets into cells; row 0 is the header */
+    uint32_t nrows, ncols;
+    uint8_t *stale;
+    uint64_t gen, collected_ns;
+} dump_t;
+
+static const char *cell_at(const dump_t *d, uint32_t r, uint32_t c)
+{
+    return d->cells.data + d->cell_off[(size_t)r * (d->ncols + 1) + c];
+}
+
+static void put_cell(dump_t *d, size_t idx, const char *s, size_t len)
+{
+    d->cell_off[idx] = d->cells.len;
+    ft_buf_append(&d->cells, s, len);
+    ft_buf_append(&d->cells, "", 1);
+}
+
+/* Copy the current snapshot (optionally one switch) out of the segment; retries while the writer laps us. */
+static int copy_snapshot(const ft_shm_t *shm, const char *only, dump_t *d, uint64_t *retries)
+{
+    for (;;) {
+        ft_snap_t v;
+        if (ft_snap_begin(&v, shm) != 0)
+            return -1;
+        d->cells.len = 0;
+        uint32_t cols[FT_MAX_COUNTERS_LIMIT], nc = 0;
+        for (uint32_t c = 0; c < v.ncols; c++)
+            if (ft_col_meta_present(ft_snap_col_meta(&v, c)))
+                cols[nc++] = c;
+        free(d->cell_off);
+        free(d->stale);
+        d->cell_off = calloc(((size_t)v.nrows + 1) * (nc + 1), sizeof(size_t));
+        d->stale = calloc((size_t)v.nrows + 1, 1);
+        d->ncols = nc;
+        d->nrows = 0;
+        char name[FT_NAME_MAX + 1];
+        put_cell(d, 0, "switch_id", 9);
+        for (uint32_t i = 0; i < nc; i++) {
+            uint32_t len = ft_snap_col_name(&v, cols[i], name);
+            put_cell(d, i + 1, name, len);
+        }
+        int64_t want = only ? ft_snap_find_row(&v, only, strlen(only)) : -1;
+        for (uint32_t r = 0; r < v.nrows; r++) {
+            uint64_t meta = ft_snap_row_meta(&v, r);
+            if ((meta & (FT_ROW_USED | FT_ROW_PRESENT)) != (FT_ROW_USED | FT_ROW_PRESENT) || (only && (int64_t)r != want))
+                continue;
+            size_t base = (size_t)(d->nrows + 1) * (nc + 1);
+            uint32_t len = ft_snap_row_name(&v, r, name);
+            put_cell(d, base, name, len);
+            for (uint32_t i = 0; i < nc; i++) {
+                ft_buf_t one;
+                ft_buf_init(&one);
+                uint32_t type = ft_col_meta_type(ft_snap_col_meta(&v, cols[i]));
+                uint64_t cell = ft_snap_cell(&v, r, cols[i]);
+                char text[FT_TEXT_MAX + 1];
+                int tl;
+                if (type == FT_COL_TEXT && (tl = ft_snap_text(&v, cell, text, sizeof(text))) >= 0)
+                    ft_buf_append(&one, text, (size_t)tl); /* raw text: the CSV and table writers quote it */
+                else
+                    ft_render_cell(&one, &v, type, cell);
+                put_cell(d, base + i + 1, one.data ? one.data : "", one.len);
+                ft_buf_destroy(&one);
+            }
+            d->stale[d->nrows + 1] = (meta & FT_ROW_STALE) != 0;
+            d->nrows++;
+        }
+        d->gen = v.gen;
+        d->collected_ns = ft_snap_hdr(&v, FT_SLOT_COLLECTED_NS);
+        if (!ft_snap_retry(&v) && !d->cells.failed)
+            return 0;
+        (*retries)++;
+    }
+}
+
+static void print_header(const ft_shm_t *shm)
+{
+    const ft_shm_header_t *h = shm->hdr;
+    uint64_t gen = atomic_load_explicit(&h->gen, memory_order_acquire), now = ft_now_ns();
+    uint64_t confirmed = atomic_load_explicit(&h->confirmed_ns, memory_order_relaxed);
+    uint64_t pid = atomic_load_explicit(&h->writer_pid, memory_order_relaxed);
+    char created[32];
+    ft_fmt_iso8601(created, h->created_ns);
+    printf("segment       %s (%" PRIu64 " bytes, created %s)\n", shm->name, h->total_size, created);
+    printf("layout        version %u, epoch %016" PRIx64 "\n", h->layout_version, h->epoch);
+    printf("generation    %" PRIu64 "\n", gen);
+    if (confirmed)
+        printf("data age      %.3f s (source last confirmed the data)\n", (double)(now - confirmed) / 1e9);
+    else
+        printf("data age      no data yet\n");
+    printf("writer        %s (pid %" PRIu64 "), ingest %s\n", pid ? "running" : "none", pid,
+           atomic_load_explicit(&h->ingest_state, memory_order_relaxed) ? "failing" : "ok");
+    printf("capacity      %u switches, %u counters, %u slots, text %" PRIu64 " B, body %" PRIu64 " B per slot\n", h->max_switches,
+           h->max_counters, h->nslots, h->text_bytes, h->body_bytes);
+    printf("slots        ");
+    for (uint32_t i = 0; i < h->nslots; i++) {
+        const _Atomic uint64_t *slot = (const _Atomic uint64_t *)((const char *)shm->base + h->slot_off + i * h->slot_size);
+        uint64_t g = ft_seq_load(&slot[FT_SLOT_GEN]);
+        printf(" [%u] gen %" PRIu64 "%s", i, g, g == gen && gen ? " (current)" : g ? "" : " (empty)");
+    }
+    printf("\n");
+    if (gen) {
+        ft_snap_t v;
+        ft_snap_at(&v, shm, gen);
+        printf("in use        %" PRIu64 " switches (%u rows), %u counters, text %" PRIu64 " B, body %" PRIu64 " B, stale %" PRIu64
+               ", rejected %" PRIu64 "\n",
+               ft_snap_hdr(&v, FT_SLOT_NSWITCHES), v.nrows, v.ncols, ft_snap_hdr(&v, FT_SLOT_TEXT_USED),
+               ft_snap_hdr(&v, FT_SLOT_BODY_LEN), ft_snap_hdr(&v, FT_SLOT_STALE_ROWS), ft_snap_hdr(&v, FT_SLOT_ROWS_REJECTED));
+    }
+    ft_ingest_summary_t s;
+    if (ft_ingest_stats_read(ft_shm_ingest_stats(shm), now, &s) == 0)
+        printf("ingest 24h    %" PRIu64 " ok (%" PRIu64 " unchanged), %" PRIu64 " failed, %" PRIu64 " rows rejected, duration ms min %.3f avg %.3f max %.3f\n",
+               s.count, s.unchanged, s.failures, s.rows_rejected, (double)s.dur_min_us / 1000,
+               s.attempts ? (double)s.dur_sum_us / (double)s.attempts / 1000 : 0.0, (double)s.dur_max_us / 1000);
+}
+
+static void print_table(const dump_t *d)
+{
+    size_t w[FT_MAX_COUNTERS_LIMIT + 2] = {0};
+    for (uint32_t r = 0; r <= d->nrows; r++)
+        for (uint32_t c = 0; c <= d->ncols; c++) {
+            size_t l = strlen(cell_at(d, r, c));
+            if (l > w[c])
+                w[c] = l;
+        }
+    for (uint32_t r = 0; r <= d->nrows; r++) {
+        for (uint32_t c = 0; c <= d->ncols; c++) {
+            char q[600];
+            const char *s = cell_at(d, r, c);
+            /* Names come from the source: show control bytes escaped, never raw. */
+            if (!ft_utf8_is_printable(s, strlen(s)))
+                s = ft_log_quote(q, sizeof(q), s, strlen(s));
+            printf("%s%-*s", c ? "  " : "", (int)w[c], s);
+        }
+        printf("%s\n", r > 0 && d->stale[r] ? "  (stale)" : "");
+    }
+}
+
+static void print_csv_field(const char *s)
+{
+    if (strpbrk(s, ",\"\r\n") == NULL) {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"')
+            putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+static void print_csv(const dump_t *d)
+{
+    for (uint32_t r = 0; r <= d->nrows; r++) {
+        for (uint32_t c = 0; c <= d->ncols; c++) {
+            if (c)
+                putchar(',');
+            print_csv_field(cell_at(d, r, c));
+        }
+        putchar('\n');
+    }
+}
+
+static int print_json(const ft_shm_t *shm, const char *only)
+{
+    ft_buf_t b;
+    ft_buf_init(&b);
+    for (;;) {
+        ft_snap_t v;
+        if (ft_snap_begin(&v, shm) != 0)
+            return -1;
+        b.len = 0;
+        uint32_t row;
+        ft_render_filter_t f = {.limit = UINT64_MAX};
+        if (only) {
+            int64_t r = ft_snap_find_row(&v, only, strlen(only));
+            row = r < 0 ? UINT32_MAX : (uint32_t)r;
+            f.rows = &row;
+            f.nrows = 1;
+        }
+        ft_render_list(&b, &v, &f);
+        if (!ft_snap_retry(&v))
+            break;
+    }
+    fwrite(b.data, 1, b.len, stdout);
+    putchar('\n');
+    ft_buf_destroy(&b);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *shm_name = "/fabtel", *only = NULL;
+    int json = 0, csv = 0, header_only = 0;
+    const ft_opt_t opts[] = {
+        {"shm-name", FT_OPT_STR, &shm_name, "NAME", "data segment to read", 0, 0},
+        {"json", FT_OPT_BOOL, &json, "", "print the snapshot as JSON (the ListMetrics form)", 0, 0},
+        {"csv", FT_OPT_BOOL, &csv, "", "print the snapshot as CSV", 0, 0},
+        {"switch", FT_OPT_STR, &only, "ID", "print only this switch", 0, 0},
+        {"header", FT_OPT_BOOL, &header_only, "", "print only the segment header", 0, 0},
+    };
+    int r = ft_opt_parse("shmdump", "FABTEL_SHMDUMP", "Prints a fabtel data segment (read-only).", opts, sizeof(opts) / sizeof(opts[0]),
+                         argc, argv);
+    if (r != 0)
+        return r == -ECANCELED ? 0 : 2;
+    ft_shm_t shm;
+    char why[300];
+    if ((r = ft_shm_open_reader(&shm, shm_name, why, sizeof(why))) != 0) {
+        fprintf(stderr, "shmdump: %s\n", why);
+        return 1;
+    }
+    if (!json && !csv)
+        print_header(&shm);
+    if (header_only)
+        return 0;
+    if (atomic_load_explicit(&shm.hdr->gen, memory_order_acquire) == 0) {
+        fprintf(stderr, "shmdump: segment %s holds no snapshot yet\n", shm_name);
+        return 1;
+    }
+    if (json)
+        return print_json(&shm, only) == 0 ? 0 : 1;
+    dump_t d = {0};
+    ft_buf_init(&d.cells);
+    uint64_t retries = 0;
+    if (copy_snapshot(&shm, only, &d, &retries) != 0)
+        return 1;
+    if (only && d.nrows == 0) {
+        fprintf(stderr, "shmdump: no switch '%s' in generation %" PRIu64 "\n", only, d.gen);
+        return 1;
+    }
+    if (csv) {
+        print_csv(&d);
+    } else {
+        char ts[32];
+        ft_fmt_iso8601(ts, d.collected_ns);
+        printf("\ngeneration %" PRIu64 " collected at %s, %u switches (read retries: %" PRIu64 ")\n\n", d.gen, ts, d.nrows, retries);
+        print_table(&d);
+    }
+    return 0;
+}
