@@ -99,6 +99,10 @@ size_t ft_json_escape(char *out, const char *str, size_t len)
             out[o++] = '\\';
             out[o++] = (char)c;
             i++;
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            out[o++] = '\\';
+            out[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+            i++;
         } else if (c < 0x20) {
             memcpy(out + o, "\\u00", 4);
             out[o + 4] = hex[c >> 4];

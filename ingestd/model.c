@@ -138,7 +138,8 @@ static int parse_cell(uint8_t type, const char *s, size_t len, uint64_t *out)
         return 0;
     }
     default:
-        if (len > FT_TEXT_MAX || !ft_utf8_is_printable(s, len))
+        /* Text may hold newlines and tabs (JSON escapes them); it must be UTF-8 without NUL. */
+        if (len > FT_TEXT_MAX || memchr(s, '\0', len) != NULL || ft_utf8_valid_prefix(s, len) != len)
             return -EINVAL;
         *out = 0;
         return 0;

@@ -24,7 +24,8 @@
  * the first time it is seen (integer if every value in that body parses as a
  * 64-bit integer, else float if every value parses as a finite double, else
  * text up to FT_TEXT_MAX bytes) and keeps it. A cell that does not parse as
- * its column's type makes its row bad. Names and text must be printable UTF-8.
+ * its column's type makes its row bad. Names must be printable UTF-8 (no
+ * control bytes); text must be UTF-8 without NUL (newlines are fine).
  *
  * Who may call: ingestd's main loop and tests; one thread.
  * Errors: 0 or a negative errno; ingest_model_apply() reports a rejected body

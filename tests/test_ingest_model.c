@@ -1,0 +1,342 @@
+/*
+ * tests for ingestd/batch + ingestd/model: every row of the outcome table,
+ * checked through the published segment as a reader sees it.
+ */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "check.h"
+#include "model.h"
+#include "render.h"
+#include "snapshot.h"
+
+static const char *H = "switch_id,timestamp,latency,port_xmit_data,status\n";
+
+typedef struct env {
+    char name[64];
+    ft_shm_t shm;
+    ingest_model_t m;
+    ingest_batch_t b;
+    ingest_result_t res;
+    uint64_t now;
+} env_t;
+
+static void env_init(env_t *e, ft_shm_capacity_t cap, uint64_t forget_ns)
+{
+    static int n;
+    snprintf(e->name, sizeof(e->name), "/fabtel-test-model-%d-%d", (int)getpid(), n++);
+    ft_shm_unlink_all(e->name);
+    int created;
+    char why[256];
+    CHECK(ft_shm_writer_open(&e->shm, e->name, &cap, &created, why, sizeof(why)) == 0, "segment: %s", why);
+    CHECK(ingest_model_init(&e->m, &cap, forget_ns) == 0, "model init");
+    CHECK(ingest_batch_init(&e->b, 1 << 20) == 0, "batch init");
+    e->now = 1800000000ULL * 1000000000ULL;
+}
+
+static void env_destroy(env_t *e)
+{
+    ingest_model_destroy(&e->m);
+    ingest_batch_destroy(&e->b);
+    ft_shm_close(&e->shm);
+    ft_shm_unlink_all(e->name);
+}
+
+static const ft_shm_capacity_t cap_default = {64, 16, 4, 4096, 65536};
+
+/* Parse, apply and (when accepted) publish; returns 0 when a generation was published. */
+static int ingest(env_t *e, const char *csv)
+{
+    e->now += 1000000000ULL;
+    int r = ingest_batch_parse(&e->b, csv, strlen(csv));
+    if (r != 0) {
+        snprintf(e->res.why, sizeof(e->res.why), "batch error %d", r);
+        return r;
+    }
+    r = ingest_model_apply(&e->m, &e->b, e->now, &e->res);
+    if (r == 0)
+        ingest_model_publish(&e->m, &e->shm, e->now);
+    return r;
+}
+
+static uint64_t gen(env_t *e)
+{
+    return atomic_load(&e->shm.hdr->gen);
+}
+
+/* The rendered JSON of one switch as a reader would get it (empty metrics list when absent). */
+static char *row_json(env_t *e, const char *sw)
+{
+    static char out[4096];
+    ft_snap_t v;
+    ft_buf_t b;
+    ft_buf_init(&b);
+    ft_snap_begin(&v, &e->shm);
+    int64_t r = ft_snap_find_row(&v, sw, strlen(sw));
+    uint32_t row = r < 0 ? UINT32_MAX : (uint32_t)r;
+    ft_render_filter_t f = {.rows = &row, .nrows = 1, .limit = UINT64_MAX};
+    ft_render_list(&b, &v, &f);
+    const char *m = strstr(b.data, "\"metrics\":");
+    snprintf(out, sizeof(out), "%.*s", (int)(b.len - (size_t)(m - b.data)), m);
+    ft_buf_destroy(&b);
+    return out;
+}
+
+static int64_t row_of(env_t *e, const char *sw)
+{
+    ft_snap_t v;
+    ft_snap_begin(&v, &e->shm);
+    return ft_snap_find_row(&v, sw, strlen(sw));
+}
+
+static void test_all_good(void)
+{
+    env_t e;
+    env_init(&e, cap_default, 3600e9);
+    char csv[1024];
+    snprintf(csv, sizeof(csv), "%ssw-01,2026-01-01T00:00:00.000001Z,2.5,9007199254740993,UP\n"
+                               "sw-02,2026-01-01T00:00:00.000002Z,3,9223372036854775807,DOWN\n", H);
+    CHECK(ingest(&e, csv) == 0, "all good rows: rejected: %s", e.res.why);
+    CHECK_EQ_U64(gen(&e), 1);
+    CHECK_EQ_U64(e.res.rows_rejected, 0);
+    CHECK_EQ_U64(e.res.nswitches, 2);
+    CHECK_EQ_STR(row_json(&e, "sw-01"), "\"metrics\":[{\"switch_id\":\"sw-01\",\"timestamp\":\"2026-01-01T00:00:00.000001Z\","
+                                        "\"latency\":2.5,\"port_xmit_data\":9007199254740993,\"status\":\"UP\"}]}");
+    CHECK_EQ_STR(row_json(&e, "sw-02"), "\"metrics\":[{\"switch_id\":\"sw-02\",\"timestamp\":\"2026-01-01T00:00:00.000002Z\","
+                                        "\"latency\":3,\"port_xmit_data\":9223372036854775807,\"status\":\"DOWN\"}]}");
+    /* Types were fixed when first seen. */
+    ft_snap_t v;
+    ft_snap_begin(&v, &e.shm);
+    CHECK_EQ_U64(ft_col_meta_type(ft_snap_col_meta(&v, 1)), FT_COL_FLOAT);
+    CHECK_EQ_U64(ft_col_meta_type(ft_snap_col_meta(&v, 2)), FT_COL_INT);
+    CHECK_EQ_U64(ft_col_meta_type(ft_snap_col_meta(&v, 3)), FT_COL_TEXT);
+    /* The pre-rendered body equals what a reader renders itself. */
+    ft_buf_t b;
+    ft_buf_init(&b);
+    ft_render_filter_t all = {.limit = UINT64_MAX};
+    ft_render_list(&b, &v, &all);
+    uint64_t blen = ft_snap_hdr(&v, FT_SLOT_BODY_LEN);
+    char *body = calloc(1, blen + 1);
+    ft_seq_load_bytes(body, v.body, 0, blen);
+    CHECK(blen == b.len && memcmp(body, b.data, b.len) == 0, "pre-rendered body differs: %s vs %.*s", body, (int)b.len, b.data);
+    free(body);
+    ft_buf_destroy(&b);
+    /* Same body again: a new generation with the same indices. */
+    int64_t r1 = row_of(&e, "sw-01");
+    CHECK(ingest(&e, csv) == 0, "again");
+    CHECK_EQ_U64(gen(&e), 2);
+    CHECK_EQ_U64(row_of(&e, "sw-01"), r1);
+    env_destroy(&e);
+}
+
+static void test_some_rows_bad(void)
+{
+    env_t e;
+    env_init(&e, cap_default, 3600e9);
+    char csv[1024];
+    snprintf(csv, sizeof(csv), "%ssw-01,t1,1.5,100,UP\nsw-02,t2,2.5,200,UP\nsw-03,t3,3.5,300,UP\n", H);
+    CHECK(ingest(&e, csv) == 0, "first: %s", e.res.why);
+    snprintf(csv, sizeof(csv), "%ssw-01,t1b,1.75,101,UP\n"
+                               "sw-02,t2b,not-a-number,201,UP\n" /* unparsable cell */
+                               "sw-03,t3b,3.75\n"                /* wrong field count */
+                               "sw-04,t4,4.5,400,UP,extra\n",    /* new switch, bad: not added */
+             H);
+    CHECK(ingest(&e, csv) == 0, "partly bad body must still publish: %s", e.res.why);
+    CHECK_EQ_U64(gen(&e), 2);
+    CHECK_EQ_U64(e.res.rows_rejected, 3);
+    CHECK_EQ_U64(e.res.stale_rows, 2);
+    CHECK(strstr(e.res.rejected_ids, "\"sw-02\"") && strstr(e.res.rejected_ids, "\"sw-04\""), "rejected ids: %s",
+          e.res.rejected_ids);
+    CHECK_EQ_STR(row_json(&e, "sw-01"),
+                 "\"metrics\":[{\"switch_id\":\"sw-01\",\"timestamp\":\"t1b\",\"latency\":1.75,\"port_xmit_data\":101,\"status\":\"UP\"}]}");
+    CHECK_EQ_STR(row_json(&e, "sw-02"), "\"metrics\":[{\"switch_id\":\"sw-02\",\"timestamp\":\"t2\",\"latency\":2.5,"
+                                        "\"port_xmit_data\":200,\"status\":\"UP\",\"stale\":true}]}");
+    CHECK_EQ_STR(row_json(&e, "sw-03"), "\"metrics\":[{\"switch_id\":\"sw-03\",\"timestamp\":\"t3\",\"latency\":3.5,"
+                                        "\"port_xmit_data\":300,\"status\":\"UP\",\"stale\":true}]}");
+    CHECK_EQ_STR(row_json(&e, "sw-04"), "\"metrics\":[]}");
+    /* The stale mark goes when the row is good again. */
+    snprintf(csv, sizeof(csv), "%ssw-01,t,1,1,UP\nsw-02,t,2,2,UP\nsw-03,t,3,3,UP\n", H);
+    CHECK(ingest(&e, csv) == 0, "recovery: %s", e.res.why);
+    CHECK(strstr(row_json(&e, "sw-02"), "stale") == NULL, "stale mark must clear: %s", row_json(&e, "sw-02"));
+    env_destroy(&e);
+}
+
+/* Every rejected body leaves the published snapshot exactly as it was. */
+static void expect_rejected(env_t *e, const char *what, const char *csv, int cause)
+{
+    uint64_t g = gen(e);
+    char before[4096];
+    snprintf(before, sizeof(before), "%s", row_json(e, "sw-01"));
+    int r = ingest(e, csv);
+    CHECK(r != 0, "%s: expected rejection, got a publish", what);
+    if (cause >= 0)
+        CHECK(e->res.cause == cause, "%s: expected cause %d, got %d (%s)", what, cause, e->res.cause, e->res.why);
+    CHECK(e->res.why[0] != '\0', "%s: a rejection needs a reason", what);
+    CHECK_EQ_U64(gen(e), g);
+    CHECK_EQ_STR(row_json(e, "sw-01"), before);
+}
+
+static void test_rejected_bodies(void)
+{
+    env_t e;
+    env_init(&e, cap_default, 3600e9);
+    char csv[1024];
+    snprintf(csv, sizeof(csv), "%ssw-01,t,1.5,100,UP\n", H);
+    CHECK(ingest(&e, csv) == 0, "baseline: %s", e.res.why);
+    expect_rejected(&e, "empty body", "", FT_FAIL_PARSE);
+    expect_rejected(&e, "header only", H, FT_FAIL_PARSE);
+    expect_rejected(&e, "one-column header", "switch_id\nsw-01\n", FT_FAIL_PARSE);
+    expect_rejected(&e, "empty column name", "switch_id,,latency\nsw-01,1,2\n", FT_FAIL_PARSE);
+    expect_rejected(&e, "duplicate column", "switch_id,latency,latency\nsw-01,1,2\n", FT_FAIL_PARSE);
+    expect_rejected(&e, "control byte in a column name", "switch_id,lat\x01ncy\nsw-01,1\n", FT_FAIL_PARSE);
+    expect_rejected(&e, "non-UTF-8 column name", "switch_id,lat\xff\nsw-01,1\n", FT_FAIL_PARSE);
+    expect_rejected(&e, "body cut mid-row", "switch_id,timestamp,latency,port_xmit_data,status\nsw-01,t,1.5", FT_FAIL_TRUNCATED);
+    /* Unterminated but complete last row is a whole row. */
+    snprintf(csv, sizeof(csv), "%ssw-01,t,9.5,900,UP", H);
+    CHECK(ingest(&e, csv) == 0, "unterminated complete last row must be accepted: %s", e.res.why);
+    CHECK(strstr(row_json(&e, "sw-01"), "\"latency\":9.5") != NULL, "got %s", row_json(&e, "sw-01"));
+    env_destroy(&e);
+}
+
+static void test_capacity(void)
+{
+    env_t e;
+    ft_shm_capacity_t cap = {3, 3, 2, 64, 4096};
+    env_init(&e, cap, 3600e9);
+    CHECK(ingest(&e, "switch_id,a,b\ns1,1,2\ns2,3,4\n") == 0, "baseline: %s", e.res.why);
+    expect_rejected(&e, "too many switches", "switch_id,a,b\ns1,1,2\ns2,3,4\ns3,5,6\ns4,7,8\n", FT_FAIL_CAPACITY);
+    expect_rejected(&e, "too many counters", "switch_id,a,b,c,d\ns1,1,2,3,4\n", FT_FAIL_CAPACITY);
+    CHECK(strstr(e.res.why, "--max-counters") != NULL, "the reason names the flag: %s", e.res.why);
+    expect_rejected(&e, "text pool", "switch_id,a,b,t\ns1,1,2,aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\ns2,1,2,bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\n",
+                    FT_FAIL_CAPACITY);
+    /* Exactly at capacity is fine. */
+    CHECK(ingest(&e, "switch_id,a,b\ns1,1,2\ns2,3,4\ns3,5,6\n") == 0, "at capacity: %s", e.res.why);
+    env_destroy(&e);
+}
+
+static void test_csv_forms(void)
+{
+    env_t e;
+    env_init(&e, cap_default, 3600e9);
+    /* BOM, CRLF, quoted fields with commas, quotes and newlines, an empty line. */
+    const char *csv = "\xef\xbb\xbfswitch_id,note,value\r\n"
+                      "\"sw,01\",\"hello, \"\"world\"\"\nline two\",7\r\n"
+                      "\r\n"
+                      "sw-02,\"plain\",-8\r\n";
+    CHECK(ingest(&e, csv) == 0, "quoted CSV: %s", e.res.why);
+    CHECK_EQ_U64(e.res.nswitches, 2);
+    CHECK_EQ_U64(e.res.rows_rejected, 0);
+    CHECK_EQ_STR(row_json(&e, "sw,01"), "\"metrics\":[{\"switch_id\":\"sw,01\",\"note\":\"hello, \\\"world\\\"\\nline two\",\"value\":7}]}");
+    CHECK(strstr(row_json(&e, "sw-02"), "\"value\":-8") != NULL, "negative integer: %s", row_json(&e, "sw-02"));
+    env_destroy(&e);
+}
+
+static void test_hostile_cells(void)
+{
+    env_t e;
+    env_init(&e, cap_default, 3600e9);
+    CHECK(ingest(&e, "switch_id,i,f,t\nsw-01,1,1.5,ok\nsw-02,2,2.5,ok\nsw-03,3,3.5,ok\nsw-04,4,4.5,ok\nsw-05,5,5.5,ok\nsw-06,6,6.5,ok\n") == 0,
+          "baseline: %s", e.res.why);
+    const char *csv = "switch_id,i,f,t\n"
+                      "sw-01,99999999999999999999,1,ok\n" /* integer overflow */
+                      "sw-02,2,NaN,ok\n"                  /* NaN */
+                      "sw-03,3,inf,ok\n"                  /* inf */
+                      "sw-04,4,1e999,ok\n"                /* double overflow */
+                      "sw-05,5,5,\xc3\x28\n"              /* invalid UTF-8 in text */
+                      "sw-06,-9223372036854775808,6,ok\n" /* INT64_MIN is the null sentinel */
+                      "sw-06,7,7,dup\n"                   /* duplicate id: second rejected */
+                      "sw\x01" "07,1,1,ok\n"              /* control byte in an id */
+                      ",1,1,ok\n";                        /* empty id */
+    CHECK(ingest(&e, csv) == 0, "hostile cells: %s", e.res.why);
+    CHECK_EQ_U64(e.res.rows_rejected, 9);
+    CHECK_EQ_U64(e.res.stale_rows, 6);
+    CHECK(strstr(row_json(&e, "sw-01"), "\"i\":1,") && strstr(row_json(&e, "sw-01"), "\"stale\":true"), "sw-01 kept: %s",
+          row_json(&e, "sw-01"));
+    CHECK(strstr(row_json(&e, "sw-06"), "\"i\":6,") != NULL, "duplicate must not win: %s", row_json(&e, "sw-06"));
+    env_destroy(&e);
+}
+
+static void test_absent_and_forget(void)
+{
+    env_t e;
+    env_init(&e, (ft_shm_capacity_t){2, 4, 2, 256, 4096}, 5e9);
+    CHECK(ingest(&e, "switch_id,a\ns1,1\ns2,2\n") == 0, "baseline: %s", e.res.why);
+    int64_t r2 = row_of(&e, "s2");
+    CHECK(ingest(&e, "switch_id,a\ns1,1\n") == 0, "s2 absent: %s", e.res.why);
+    CHECK_EQ_STR(row_json(&e, "s2"), "\"metrics\":[]}");
+    CHECK(ingest(&e, "switch_id,a\ns1,1\ns3,3\n") != 0, "s3 cannot fit while s2 keeps its row");
+    CHECK(e.res.cause == FT_FAIL_CAPACITY, "capacity expected, got %d", e.res.cause);
+    e.now += 10e9; /* past --forget-after */
+    CHECK(ingest(&e, "switch_id,a\ns1,1\ns3,3\n") == 0, "s3 takes the forgotten row: %s", e.res.why);
+    CHECK_EQ_U64(e.res.forgotten, 1);
+    CHECK_EQ_U64(row_of(&e, "s3"), r2);
+    CHECK(row_of(&e, "s2") < 0, "s2 forgotten");
+    env_destroy(&e);
+}
+
+static void test_columns_stable_and_reattach(void)
+{
+    env_t e;
+    env_init(&e, cap_default, 3600e9);
+    CHECK(ingest(&e, "switch_id,a,b\ns1,1,2\ns2,3,4\n") == 0, "first: %s", e.res.why);
+    CHECK(ingest(&e, "switch_id,b,c,a\ns2,40,x,30\ns1,20,y,10\n") == 0, "reordered: %s", e.res.why);
+    ft_snap_t v;
+    ft_snap_begin(&v, &e.shm);
+    CHECK_EQ_U64(ft_snap_find_col(&v, "a", 1), 0);
+    CHECK_EQ_U64(ft_snap_find_col(&v, "b", 1), 1);
+    CHECK_EQ_U64(ft_snap_find_col(&v, "c", 1), 2);
+    CHECK_EQ_U64(row_of(&e, "s1"), 0);
+    CHECK_EQ_STR(row_json(&e, "s1"), "\"metrics\":[{\"switch_id\":\"s1\",\"a\":10,\"b\":20,\"c\":\"y\"}]}");
+
+    /* A new ingestd process: rebuild the model from the segment, continue the generation. */
+    ingest_model_t m2;
+    CHECK(ingest_model_init(&m2, &cap_default, 3600e9) == 0, "init");
+    CHECK(ingest_model_load(&m2, &e.shm, e.now) == 0, "load");
+    CHECK_EQ_U64(m2.gen, 2);
+    ingest_model_destroy(&e.m);
+    e.m = m2;
+    CHECK(ingest(&e, "switch_id,a,b,c\ns3,5,6,z\ns2,7,8,w\ns1,9,9,q\n") == 0, "after reattach: %s", e.res.why);
+    CHECK_EQ_U64(gen(&e), 3);
+    CHECK_EQ_U64(row_of(&e, "s1"), 0);
+    CHECK_EQ_U64(row_of(&e, "s2"), 1);
+    CHECK_EQ_U64(row_of(&e, "s3"), 2);
+    CHECK_EQ_STR(row_json(&e, "s2"), "\"metrics\":[{\"switch_id\":\"s2\",\"a\":7,\"b\":8,\"c\":\"w\"}]}");
+    /* A bad row after reattach shows the values loaded from the segment, text included. */
+    CHECK(ingest(&e, "switch_id,a,b,c\ns3,5,6,z\ns2,oops,8,w\ns1,9,9,q\n") == 0, "stale after reattach: %s", e.res.why);
+    CHECK_EQ_STR(row_json(&e, "s2"), "\"metrics\":[{\"switch_id\":\"s2\",\"a\":7,\"b\":8,\"c\":\"w\",\"stale\":true}]}");
+    env_destroy(&e);
+}
+
+static void test_body_cap(void)
+{
+    ingest_batch_t b;
+    CHECK(ingest_batch_init(&b, 64) == 0, "init");
+    ingest_batch_reset(&b);
+    char big[100];
+    memset(big, 'a', sizeof(big));
+    CHECK(ingest_batch_feed(&b, big, 60) == 0, "under the cap");
+    CHECK(ingest_batch_feed(&b, big, 10) == -EFBIG, "over the cap must fail with -EFBIG");
+    /* Split BOM across feeds. */
+    ingest_batch_reset(&b);
+    ingest_batch_feed(&b, "\xef", 1);
+    ingest_batch_feed(&b, "\xbb\xbfk,v\n", 6);
+    ingest_batch_finish(&b);
+    size_t len;
+    CHECK(b.nrows == 1 && strcmp(ingest_batch_field(&b, 0, 0, &len), "k") == 0, "split BOM must be dropped");
+    ingest_batch_destroy(&b);
+}
+
+int main(void)
+{
+    test_all_good();
+    test_some_rows_bad();
+    test_rejected_bodies();
+    test_capacity();
+    test_csv_forms();
+    test_hostile_cells();
+    test_absent_and_forget();
+    test_columns_stable_and_reattach();
+    test_body_cap();
+    return check_report("test_ingest_model");
+}
