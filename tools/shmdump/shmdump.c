@@ -231,26 +231,25 @@ int main(int argc, char **argv)
         fprintf(stderr, "shmdump: %s\n", why);
         return 1;
     }
-    if (!json && !csv)
-        print_header(&shm);
-    if (header_only)
-        return 0;
-    if (atomic_load_explicit(&shm.hdr->gen, memory_order_acquire) == 0) {
-        fprintf(stderr, "shmdump: segment %s holds no snapshot yet\n", shm_name);
-        return 1;
-    }
-    if (json)
-        return print_json(&shm, only) == 0 ? 0 : 1;
+    int rc = 0;
     dump_t d = {0};
     ft_buf_init(&d.cells);
     uint64_t retries = 0;
-    if (copy_snapshot(&shm, only, &d, &retries) != 0)
-        return 1;
-    if (only && d.nrows == 0) {
+    if (!json && !csv)
+        print_header(&shm);
+    if (header_only)
+        goto out;
+    if (atomic_load_explicit(&shm.hdr->gen, memory_order_acquire) == 0) {
+        fprintf(stderr, "shmdump: segment %s holds no snapshot yet\n", shm_name);
+        rc = 1;
+    } else if (json) {
+        rc = print_json(&shm, only) == 0 ? 0 : 1;
+    } else if (copy_snapshot(&shm, only, &d, &retries) != 0) {
+        rc = 1;
+    } else if (only && d.nrows == 0) {
         fprintf(stderr, "shmdump: no switch '%s' in generation %" PRIu64 "\n", only, d.gen);
-        return 1;
-    }
-    if (csv) {
+        rc = 1;
+    } else if (csv) {
         print_csv(&d);
     } else {
         char ts[32];
@@ -258,5 +257,10 @@ int main(int argc, char **argv)
         printf("\ngeneration %" PRIu64 " collected at %s, %u switches (read retries: %" PRIu64 ")\n\n", d.gen, ts, d.nrows, retries);
         print_table(&d);
     }
-    return 0;
+out:
+    free(d.cell_off);
+    free(d.stale);
+    ft_buf_destroy(&d.cells);
+    ft_shm_close(&shm);
+    return rc;
 }

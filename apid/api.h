@@ -1,0 +1,82 @@
+/*
+ * apid/api — the telemetry API, independent of the HTTP server.
+ *
+ * Owns: one worker's view of the data segment (mapped read-only, attached
+ * and re-attached by api_ctx_poll_segment), its slot of the API statistics
+ * segment, a scratch buffer, and the per-generation cache of the unfiltered
+ * ListMetrics body. api_handle() turns one request (method, path, query,
+ * If-None-Match) into one response (status, JSON body, ETag); apid/worker
+ * glues it to libh2o, and the tests call it directly.
+ *
+ * Reading is lock-free (shm/snapshot.h): a request never waits for ingestd
+ * or another worker; a read that the writer lapped is redone, and counted.
+ *
+ * Who may call: one worker process, one thread. Errors: api_ctx_init returns
+ * 0 or a negative errno; api_handle always produces a response (JSON errors
+ * are {"error":{"status":N,"message":"…"}}).
+ */
+#ifndef API_API_H
+#define API_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "layout.h"
+#include "segment.h"
+
+/* A refcounted body shared by every response of one generation (the ListMetrics cache). */
+typedef struct api_body {
+    uint32_t refcnt;
+    size_t len;
+    char data[];
+} api_body_t;
+
+void api_body_release(api_body_t *b);
+
+typedef struct api_config {
+    const char *shm_name;
+    double stale_after_s;
+    size_t max_uri;
+} api_config_t;
+
+typedef struct api_ctx {
+    api_config_t cfg;
+    ft_shm_t shm;
+    int attached;
+    int last_attach_err; /* to log once per change of state */
+    const ft_api_stats_header_t *stats_hdr; /* NULL when not run by the apid master (tests) */
+    ft_api_worker_stats_t *my_stats;
+    ft_buf_t scratch;
+    api_body_t *list_cache;
+    uint64_t cache_epoch, cache_gen;
+    uint64_t retries; /* seqlock read retries */
+    struct api_query *query;        /* the request's parsed query (8 KiB, allocated once) */
+    struct api_list_filter *filter; /* ListMetrics filter indices (allocated once) */
+} api_ctx_t;
+
+typedef struct api_request {
+    const char *method, *path, *query, *if_none_match;
+    size_t method_len, path_len, query_len, if_none_match_len;
+} api_request_t;
+
+typedef struct api_response {
+    int status;
+    const char *body; /* valid until the next api_handle; or owned by `shared` */
+    size_t body_len;
+    api_body_t *shared; /* when set, the response holds one reference (the caller releases it) */
+    char etag[64];      /* "" when the answer has none */
+    int retry_after;    /* seconds for a 503, 0 when none */
+} api_response_t;
+
+int api_ctx_init(api_ctx_t *ctx, const api_config_t *cfg);
+void api_ctx_destroy(api_ctx_t *ctx);
+/* Attach to the data segment if it exists, re-attach if it was re-created. Cheap; call a few times a second. */
+void api_ctx_poll_segment(api_ctx_t *ctx);
+
+void api_handle(api_ctx_t *ctx, const api_request_t *req, api_response_t *res);
+
+/* Account one answer in this worker's statistics (a no-op without a stats slot). */
+void api_record(api_ctx_t *ctx, uint64_t now_ns, int status, uint64_t lat_us);
+
+#endif

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test: the normal build,
+# the ASan+UBSan build of the whole suite, and the TSan build of the
+# concurrency tests. Exits non-zero on the first failing stage.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. tools/deps.sh
+fabtel_install "${FABTEL_PKGS[@]}" "${FABTEL_TEST_PKGS[@]}"
+jobs=$(nproc)
+
+echo "== build + ctest (RelWithDebInfo)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+(cd build && ctest --output-on-failure -j1)
+
+echo "== build + ctest under ASan+UBSan"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFABTEL_SANITIZE=address >/dev/null
+cmake --build build-asan -j"$jobs"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j1)
+
+echo "== build + concurrency tests under TSan"
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DFABTEL_SANITIZE=thread >/dev/null
+cmake --build build-tsan -j"$jobs" --target stress_seqlock
+(cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -R '^stress_seqlock_threads$')
+echo "== all tests passed"
