@@ -22,6 +22,15 @@ static const char *const P_METRIC[] = {"metric", "metric_name", NULL};
 static const char *const P_LIMIT[] = {"limit", NULL};
 static const char *const P_OFFSET[] = {"offset", NULL};
 
+typedef struct api_list_filter {
+    ft_render_filter_t f;
+    uint32_t cols[FT_MAX_COUNTERS_LIMIT];
+    uint32_t rows[MAX_FILTER_ROWS];
+    const char *bad; /* the first unknown name, for the 404 */
+    size_t bad_len;
+    int bad_is_metric;
+} list_filter_t;
+
 void api_body_release(api_body_t *b)
 {
     if (b != NULL && --b->refcnt == 0)
@@ -153,6 +162,8 @@ static int etag_matches(const api_request_t *req, const char *etag)
     while (p < end) {
         while (p < end && (*p == ' ' || *p == ','))
             p++;
+        if (p >= end)
+            break;
         const char *q = memchr(p, ',', (size_t)(end - p));
         const char *stop = q ? q : end;
         const char *t = stop;
@@ -231,14 +242,6 @@ static int parse_count(const api_param_t *p, uint64_t *out)
     return 0;
 }
 
-typedef struct api_list_filter {
-    ft_render_filter_t f;
-    uint32_t cols[FT_MAX_COUNTERS_LIMIT];
-    uint32_t rows[MAX_FILTER_ROWS];
-    const char *bad; /* the first unknown name, for the 404 */
-    size_t bad_len;
-    int bad_is_metric;
-} list_filter_t;
 
 /* Resolve a comma-separated list of names against the view; 0, or -ENOENT with lf->bad set, or -E2BIG. */
 static int resolve_names(const ft_snap_t *v, const api_param_t *p, int metric, list_filter_t *lf)
@@ -422,7 +425,7 @@ static void api_summary(const api_ctx_t *ctx, uint64_t now, ft_api_summary_t *a)
 
 static void send_json(api_ctx_t *ctx, api_response_t *res, int status, json_t *obj)
 {
-    char *s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
     json_decref(obj);
     if (s == NULL)
         return error_reply(ctx, res, 500, "out of memory");

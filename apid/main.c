@@ -1,0 +1,68 @@
+/* fabtel-apid: config, signals and the master loop. The logic is in master.c, worker.c and api.c. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "master.h"
+#include "opt.h"
+
+static volatile sig_atomic_t stop_requested, reopen_requested;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    reopen_requested = 1;
+}
+
+static void on_chld(int sig)
+{
+    (void)sig; /* only here to interrupt the master's sleep */
+}
+
+int main(int argc, char **argv)
+{
+    const char *listen = "127.0.0.1:8080", *shm_name = "/fabtel", *log_level = "info", *log_file = "";
+    int64_t workers = 0, max_uri = 8192;
+    double stale_after = 30;
+    const ft_opt_t opts[] = {
+        {"listen", FT_OPT_STR, &listen, "ADDR:PORT", "where to answer HTTP (port 0: any free port; loopback by default)", 0, 0},
+        {"workers", FT_OPT_I64, &workers, "N", "worker processes (0: one per core)", 0, FT_API_MAX_WORKERS},
+        {"shm-name", FT_OPT_STR, &shm_name, "NAME", "data segment to read (the stats segment is NAME-api)", 0, 0},
+        {"stale-after", FT_OPT_F64, &stale_after, "SECONDS", "/health says degraded when the data is older than this", 0, 1e9},
+        {"max-uri", FT_OPT_I64, &max_uri, "BYTES", "longest request URI answered (longer: 414)", 64, 1 << 20},
+        {"log-level", FT_OPT_STR, &log_level, "LEVEL", "debug, info, warn or error", 0, 0},
+        {"log-file", FT_OPT_STR, &log_file, "PATH", "log to this file instead of stderr (reopened on SIGHUP)", 0, 0},
+    };
+    int r = ft_opt_parse("fabtel-apid", "FABTEL_APID", "Answers telemetry queries from the shared-memory segment.", opts,
+                         sizeof(opts) / sizeof(opts[0]), argc, argv);
+    if (r != 0)
+        return r == -ECANCELED ? 0 : 2;
+    if (ft_log_init("apid", log_level, log_file) != 0) {
+        fprintf(stderr, "fabtel-apid: bad --log-level '%s' or cannot open --log-file '%s'\n", log_level, log_file);
+        return 2;
+    }
+    if (workers == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        workers = n > 0 ? n : 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = on_chld;
+    sigaction(SIGCHLD, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    api_master_config_t cfg = {listen, (unsigned)workers, {shm_name, stale_after, (size_t)max_uri}};
+    return api_master_run(&cfg, &stop_requested, &reopen_requested);
+}

@@ -1,0 +1,224 @@
+#include "master.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+#include "worker.h"
+
+typedef struct master {
+    const api_master_config_t *cfg;
+    int *fds;
+    pid_t *pids;
+    uint64_t *started_ns;
+    uint64_t *next_spawn_ns; /* a worker that keeps dying is restarted at most once a second */
+    char stats_name[300];
+    ft_api_stats_header_t *stats;
+    size_t stats_size;
+} master_t;
+
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        ft_info("event=nofile_limit value=%llu", (unsigned long long)rl.rlim_cur);
+}
+
+/* The API stats segment: created fresh by every master, one slot per worker. */
+static int create_stats(master_t *m)
+{
+    unsigned n = m->cfg->workers;
+    size_t wsize = (sizeof(ft_api_worker_stats_t) + 4095) / 4096 * 4096;
+    m->stats_size = sizeof(ft_api_stats_header_t) + n * wsize;
+    snprintf(m->stats_name, sizeof(m->stats_name), "%s-api", m->cfg->api.shm_name);
+    shm_unlink(m->stats_name);
+    int fd = shm_open(m->stats_name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd < 0 || fchmod(fd, 0640) != 0 || ftruncate(fd, (off_t)m->stats_size) != 0) {
+        ft_error("event=stats_segment_failed name=%s reason=\"%s\"", m->stats_name, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -errno;
+    }
+    void *p = mmap(NULL, m->stats_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED)
+        return -errno;
+    m->stats = p;
+    m->stats->layout_version = FT_SHM_LAYOUT_VERSION;
+    m->stats->header_size = sizeof(ft_api_stats_header_t);
+    m->stats->total_size = m->stats_size;
+    m->stats->nworkers_max = n;
+    m->stats->worker_off = sizeof(ft_api_stats_header_t);
+    m->stats->worker_size = wsize;
+    atomic_store(&m->stats->master_pid, (uint64_t)getpid());
+    atomic_store(&m->stats->workers_configured, n);
+    atomic_store_explicit(&m->stats->magic, FT_SHM_API_MAGIC, memory_order_release);
+    return 0;
+}
+
+static ft_api_worker_stats_t *worker_stats(const master_t *m, unsigned i)
+{
+    return (ft_api_worker_stats_t *)((char *)m->stats + m->stats->worker_off + i * m->stats->worker_size);
+}
+
+static int open_sockets(master_t *m)
+{
+    char bound[64], spec[80];
+    snprintf(spec, sizeof(spec), "%s", m->cfg->listen);
+    for (unsigned i = 0; i < m->cfg->workers; i++) {
+        /* The first socket may pick a free port; the others join that same port. */
+        int fd = ft_listen(spec, 1, bound, sizeof(bound));
+        if (fd < 0) {
+            ft_error("event=listen_failed listen=%s reason=\"%s\"", spec, strerror(-fd));
+            return fd;
+        }
+        m->fds[i] = fd;
+        snprintf(spec, sizeof(spec), "%s", bound);
+    }
+    ft_info("event=listening listen=%s workers=%u", spec, m->cfg->workers);
+    return 0;
+}
+
+static pid_t spawn(master_t *m, unsigned i, volatile sig_atomic_t *stop, volatile sig_atomic_t *reopen)
+{
+    pid_t master = getpid();
+    pid_t pid = fork();
+    if (pid != 0) {
+        if (pid > 0) {
+            m->pids[i] = pid;
+            m->started_ns[i] = ft_mono_ns();
+        }
+        return pid;
+    }
+    /* Child: die with the master, keep only our own socket. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != master)
+        _exit(0);
+    for (unsigned k = 0; k < m->cfg->workers; k++)
+        if (k != i)
+            close(m->fds[k]);
+    ft_api_worker_stats_t *ws = worker_stats(m, i);
+    atomic_store(&ws->pid, (uint64_t)getpid());
+    atomic_store(&ws->started_ns, ft_now_ns());
+    api_worker_config_t wc = {m->fds[i], i, master, m->cfg->api, m->stats, ws};
+    _exit(api_worker_run(&wc, stop, reopen));
+}
+
+static unsigned count_alive(const master_t *m)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < m->cfg->workers; i++)
+        n += m->pids[i] > 0;
+    return n;
+}
+
+static void reap(master_t *m)
+{
+    int st;
+    pid_t pid;
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        for (unsigned i = 0; i < m->cfg->workers; i++) {
+            if (m->pids[i] != pid)
+                continue;
+            uint64_t up_ms = (ft_mono_ns() - m->started_ns[i]) / 1000000;
+            ft_warn("event=worker_died index=%u pid=%d %s=%d uptime_ms=%" PRIu64, i, (int)pid, WIFSIGNALED(st) ? "signal" : "exit",
+                    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), up_ms);
+            m->pids[i] = 0;
+            m->next_spawn_ns[i] = up_ms < 1000 ? ft_mono_ns() + 1000000000ULL : 0;
+        }
+    }
+}
+
+static void stop_workers(master_t *m)
+{
+    for (unsigned i = 0; i < m->cfg->workers; i++)
+        if (m->pids[i] > 0)
+            kill(m->pids[i], SIGTERM);
+    uint64_t deadline = ft_mono_ns() + 5000000000ULL;
+    while (count_alive(m) > 0 && ft_mono_ns() < deadline) {
+        int st;
+        pid_t pid = waitpid(-1, &st, WNOHANG);
+        for (unsigned i = 0; pid > 0 && i < m->cfg->workers; i++)
+            if (m->pids[i] == pid)
+                m->pids[i] = 0;
+        if (pid <= 0)
+            usleep(10000);
+    }
+    for (unsigned i = 0; i < m->cfg->workers; i++)
+        if (m->pids[i] > 0) {
+            kill(m->pids[i], SIGKILL);
+            waitpid(m->pids[i], NULL, 0);
+        }
+}
+
+int api_master_run(const api_master_config_t *cfg, volatile sig_atomic_t *stop, volatile sig_atomic_t *reopen)
+{
+    master_t m = {.cfg = cfg};
+    unsigned n = cfg->workers;
+    m.fds = calloc(n, sizeof(int));
+    m.pids = calloc(n, sizeof(pid_t));
+    m.started_ns = calloc(n, sizeof(uint64_t));
+    m.next_spawn_ns = calloc(n, sizeof(uint64_t));
+    if (!m.fds || !m.pids || !m.started_ns || !m.next_spawn_ns)
+        return 1;
+    raise_nofile();
+    if (create_stats(&m) != 0 || open_sockets(&m) != 0)
+        return 1;
+    uint64_t restarts = 0;
+    int first = 1;
+    while (!*stop) {
+        for (unsigned i = 0; i < n; i++) {
+            if (m.pids[i] != 0 || ft_mono_ns() < m.next_spawn_ns[i])
+                continue;
+            if (spawn(&m, i, stop, reopen) < 0) {
+                ft_error("event=fork_failed index=%u reason=\"%s\"", i, strerror(errno));
+                m.next_spawn_ns[i] = ft_mono_ns() + 1000000000ULL;
+            } else if (!first) {
+                restarts++;
+                atomic_store(&m.stats->restarts, restarts);
+                ft_info("event=worker_restarted index=%u pid=%d restarts=%" PRIu64, i, (int)m.pids[i], restarts);
+            }
+        }
+        first = 0;
+        atomic_store(&m.stats->workers_alive, count_alive(&m));
+        if (*reopen) {
+            *reopen = 0;
+            ft_log_reopen();
+            for (unsigned i = 0; i < n; i++)
+                if (m.pids[i] > 0)
+                    kill(m.pids[i], SIGHUP);
+        }
+        usleep(20000); /* SIGCHLD interrupts it, so a dead worker is replaced within milliseconds */
+        reap(&m);
+    }
+    ft_info("event=stopping workers=%u", count_alive(&m));
+    stop_workers(&m);
+    atomic_store(&m.stats->workers_alive, 0);
+    munmap(m.stats, m.stats_size);
+    shm_unlink(m.stats_name);
+    for (unsigned i = 0; i < n; i++)
+        close(m.fds[i]);
+    free(m.fds);
+    free(m.pids);
+    free(m.started_ns);
+    free(m.next_spawn_ns);
+    ft_info("event=stopped restarts=%" PRIu64, restarts);
+    return 0;
+}

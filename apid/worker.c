@@ -1,0 +1,160 @@
+#include "worker.h"
+
+#define H2O_USE_LIBUV 0
+#include <h2o.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+#define POLL_MS 250
+
+typedef struct worker {
+    api_ctx_t api;
+    pid_t master;
+    h2o_globalconf_t config;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_timeout_t poll_timeout;
+    h2o_timeout_entry_t poll;
+} worker_t;
+
+typedef struct worker_handler {
+    h2o_handler_t super;
+    worker_t *w;
+} worker_handler_t;
+
+static h2o_generator_t generator = {NULL, NULL};
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 414: return "URI Too Long";
+    case 503: return "Service Unavailable";
+    default: return "Internal Server Error";
+    }
+}
+
+static void release_body(void *p)
+{
+    api_body_release(*(api_body_t **)p);
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    worker_t *w = ((worker_handler_t *)self)->w;
+    uint64_t t0 = ft_mono_ns();
+    api_request_t r = {.method = req->method.base, .method_len = req->method.len};
+    r.path = req->path_normalized.base;
+    r.path_len = req->path_normalized.len;
+    if (req->query_at != SIZE_MAX) {
+        r.query = req->path.base + req->query_at + 1;
+        r.query_len = req->path.len - req->query_at - 1;
+    }
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
+    if (i >= 0) {
+        r.if_none_match = req->headers.entries[i].value.base;
+        r.if_none_match_len = req->headers.entries[i].value.len;
+    }
+    api_response_t res;
+    api_handle(&w->api, &r, &res);
+
+    req->res.status = res.status;
+    req->res.reason = reason(res.status);
+    if (res.etag[0] != '\0') {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, res.etag, strlen(res.etag));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
+    }
+    if (res.status == 405)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, HEAD"));
+    if (res.retry_after)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
+    h2o_iovec_t body = h2o_iovec_init(NULL, 0);
+    if (res.status != 304) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+        if (res.shared != NULL) {
+            /* The shared body lives until the send completes: the request's pool holds a reference. */
+            api_body_t **holder = h2o_mem_alloc_shared(&req->pool, sizeof(*holder), release_body);
+            *holder = res.shared;
+            body = h2o_iovec_init(res.shared->data, res.shared->len);
+        } else {
+            /* h2o_send is asynchronous: never point it at scratch or shared memory. */
+            body.base = h2o_mem_alloc_pool(&req->pool, res.body_len);
+            memcpy(body.base, res.body, res.body_len);
+            body.len = res.body_len;
+        }
+        req->res.content_length = body.len;
+    }
+    h2o_start_response(req, &generator);
+    h2o_send(req, &body, body.len ? 1 : 0, H2O_SEND_STATE_FINAL);
+    api_record(&w->api, ft_now_ns(), res.status, (ft_mono_ns() - t0) / 1000);
+    return 0;
+}
+
+static void on_poll(h2o_timeout_entry_t *entry)
+{
+    worker_t *w = H2O_STRUCT_FROM_MEMBER(worker_t, poll, entry);
+    api_ctx_poll_segment(&w->api);
+    h2o_timeout_link(w->ctx.loop, &w->poll_timeout, &w->poll);
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    worker_t *w = listener->data;
+    if (err != NULL)
+        return;
+    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+    if (sock != NULL)
+        h2o_accept(&w->accept_ctx, sock);
+}
+
+int api_worker_run(const api_worker_config_t *cfg, volatile sig_atomic_t *stop, volatile sig_atomic_t *reopen)
+{
+    worker_t *w = calloc(1, sizeof(*w)); /* the worker process's context; lives until the process exits */
+    if (w == NULL)
+        return 1;
+    w->master = cfg->master;
+    char component[32];
+    snprintf(component, sizeof(component), "apid.w%u", cfg->index);
+    ft_log_init(component, NULL, NULL);
+    if (api_ctx_init(&w->api, &cfg->api) != 0)
+        return 1;
+    w->api.stats_hdr = cfg->stats_hdr;
+    w->api.my_stats = cfg->stats;
+    h2o_config_init(&w->config);
+    h2o_hostconf_t *host = h2o_config_register_host(&w->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    worker_handler_t *h = (worker_handler_t *)h2o_create_handler(h2o_config_register_path(host, "/", 0), sizeof(*h));
+    h->super.on_req = on_req;
+    h->w = w;
+    h2o_context_init(&w->ctx, h2o_evloop_create(), &w->config);
+    w->accept_ctx.ctx = &w->ctx;
+    w->accept_ctx.hosts = w->config.hosts;
+    h2o_socket_t *listener = h2o_evloop_socket_create(w->ctx.loop, cfg->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+    listener->data = w;
+    h2o_socket_read_start(listener, on_accept);
+    h2o_timeout_init(w->ctx.loop, &w->poll_timeout, POLL_MS);
+    w->poll.cb = on_poll;
+    api_ctx_poll_segment(&w->api);
+    h2o_timeout_link(w->ctx.loop, &w->poll_timeout, &w->poll);
+    ft_debug("event=worker_started index=%u pid=%d", cfg->index, (int)getpid());
+    while (!*stop) {
+        if (getppid() != w->master) { /* the master is gone: do not keep the port */
+            ft_warn("event=worker_orphaned index=%u pid=%d", cfg->index, (int)getpid());
+            break;
+        }
+        if (*reopen) {
+            *reopen = 0;
+            ft_log_reopen();
+        }
+        h2o_evloop_run(w->ctx.loop, POLL_MS);
+    }
+    api_ctx_destroy(&w->api);
+    return 0;
+}
