@@ -13,6 +13,7 @@
 #ifndef FT_OPT_H
 #define FT_OPT_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
