@@ -17,6 +17,25 @@
 
 #define MAX_FILTER_ROWS 4096
 
+/*
+ * The answer cache. Within one generation of one segment, the same URI gets
+ * the same answer, so a worker keeps the last answers it rendered, keyed by
+ * (epoch, generation, URI), in a direct-mapped table; a repeated query costs
+ * one atomic load, one hash and one compare, and its body is sent from the
+ * refcounted copy without rendering or copying. An entry is only ever stored
+ * from a read the seqlock validated, and a new generation misses by key.
+ */
+#define CACHE_SLOTS 1024
+#define CACHE_URI_MAX 240
+
+typedef struct api_cache_entry {
+    uint64_t epoch, gen, hash;
+    size_t uri_len;
+    char uri[CACHE_URI_MAX];
+    char etag[64];
+    api_body_t *body;
+} api_cache_entry_t;
+
 static const char *const P_SWITCH[] = {"switch_id", "switch_name", NULL};
 static const char *const P_METRIC[] = {"metric", "metric_name", NULL};
 static const char *const P_LIMIT[] = {"limit", NULL};
@@ -45,7 +64,8 @@ int api_ctx_init(api_ctx_t *ctx, const api_config_t *cfg)
     ft_buf_init(&ctx->scratch);
     ctx->query = malloc(sizeof(*ctx->query));
     ctx->filter = malloc(sizeof(*ctx->filter));
-    if (ctx->query == NULL || ctx->filter == NULL)
+    ctx->cache = calloc(CACHE_SLOTS, sizeof(*ctx->cache));
+    if (ctx->query == NULL || ctx->filter == NULL || ctx->cache == NULL)
         return -ENOMEM;
     return ft_buf_reserve(&ctx->scratch, 64 * 1024);
 }
@@ -55,8 +75,12 @@ void api_ctx_destroy(api_ctx_t *ctx)
     api_body_release(ctx->list_cache);
     ctx->list_cache = NULL;
     ft_buf_destroy(&ctx->scratch);
+    for (size_t i = 0; ctx->cache != NULL && i < CACHE_SLOTS; i++)
+        api_body_release(ctx->cache[i].body);
+    free(ctx->cache);
     free(ctx->query);
     free(ctx->filter);
+    ctx->cache = NULL;
     ctx->query = NULL;
     ctx->filter = NULL;
     if (ctx->attached)
@@ -146,9 +170,11 @@ static int has_data(const api_ctx_t *ctx)
 
 /* ---- caching ---- */
 
+static uint64_t uri_hash(const api_request_t *req);
+
 static void make_etag(const api_ctx_t *ctx, const api_request_t *req, uint64_t gen, char *out)
 {
-    uint64_t h = ft_snap_name_hash(req->path, req->path_len) ^ (ft_snap_name_hash(req->query, req->query_len) * 31);
+    uint64_t h = uri_hash(req);
     snprintf(out, 64, "\"%016" PRIx64 "-%" PRIu64 "-%016" PRIx64 "\"", ctx->shm.hdr->epoch, gen, h);
 }
 
@@ -198,6 +224,7 @@ static void get_metric(api_ctx_t *ctx, const api_request_t *req, const api_query
         ft_snap_t v;
         ft_snap_begin(&v, &ctx->shm);
         make_etag(ctx, req, v.gen, res->etag);
+        res->gen = v.gen;
         if (etag_matches(req, res->etag))
             return not_modified(res);
         int64_t row = ft_snap_find_row(&v, sw->value, sw->value_len);
@@ -312,6 +339,7 @@ static void list_metrics(api_ctx_t *ctx, const api_request_t *req, const api_que
         ft_snap_t v;
         ft_snap_begin(&v, &ctx->shm);
         make_etag(ctx, req, v.gen, res->etag);
+        res->gen = v.gen;
         if (etag_matches(req, res->etag))
             return not_modified(res);
         if (plain) {
@@ -372,6 +400,7 @@ static void counters(api_ctx_t *ctx, const api_request_t *req, api_response_t *r
         ft_snap_t v;
         ft_snap_begin(&v, &ctx->shm);
         make_etag(ctx, req, v.gen, res->etag);
+        res->gen = v.gen;
         if (etag_matches(req, res->etag))
             return not_modified(res);
         ft_buf_t *b = &ctx->scratch;
@@ -494,6 +523,70 @@ static void health(api_ctx_t *ctx, api_response_t *res)
     send_json(ctx, res, data ? 200 : 503, o);
 }
 
+/* ---- the answer cache ---- */
+
+static uint64_t uri_hash(const api_request_t *req)
+{
+    return ft_snap_name_hash(req->path, req->path_len) ^ (ft_snap_name_hash(req->query, req->query_len) * 31);
+}
+
+static int uri_eq(const api_cache_entry_t *e, const api_request_t *req)
+{
+    return e->uri_len == req->path_len + 1 + req->query_len && memcmp(e->uri, req->path, req->path_len) == 0 &&
+           e->uri[req->path_len] == '?' && memcmp(e->uri + req->path_len + 1, req->query, req->query_len) == 0;
+}
+
+static int cache_lookup(api_ctx_t *ctx, const api_request_t *req, uint64_t h, api_response_t *res)
+{
+    api_cache_entry_t *e = &ctx->cache[h % CACHE_SLOTS];
+    uint64_t g = atomic_load_explicit(&ctx->shm.hdr->gen, memory_order_acquire);
+    if (e->body == NULL || e->gen != g || e->hash != h || e->epoch != ctx->shm.hdr->epoch || !uri_eq(e, req))
+        return 0;
+    ctx->cache_hits++;
+    memcpy(res->etag, e->etag, sizeof(res->etag));
+    res->gen = g;
+    if (etag_matches(req, res->etag)) {
+        not_modified(res);
+        return 1;
+    }
+    e->body->refcnt++;
+    res->shared = e->body;
+    res->status = 200;
+    res->body = e->body->data;
+    res->body_len = e->body->len;
+    return 1;
+}
+
+/* Keep a fresh 200 answer for the rest of its generation; the response then sends the kept copy. */
+static void cache_store(api_ctx_t *ctx, const api_request_t *req, uint64_t h, api_response_t *res)
+{
+    if (res->status != 200 || res->gen == 0 || req->path_len + 1 + req->query_len > CACHE_URI_MAX)
+        return;
+    api_body_t *b = res->shared;
+    if (b == NULL) {
+        if ((b = malloc(sizeof(*b) + res->body_len)) == NULL)
+            return;
+        b->refcnt = 1; /* the response's reference */
+        b->len = res->body_len;
+        memcpy(b->data, res->body, res->body_len);
+        res->shared = b;
+        res->body = b->data;
+    }
+    api_cache_entry_t *e = &ctx->cache[h % CACHE_SLOTS];
+    api_body_release(e->body);
+    b->refcnt++; /* the cache's reference */
+    e->body = b;
+    e->epoch = ctx->shm.hdr->epoch;
+    e->gen = res->gen;
+    e->hash = h;
+    e->uri_len = req->path_len + 1 + req->query_len;
+    memcpy(e->uri, req->path, req->path_len);
+    e->uri[req->path_len] = '?';
+    memcpy(e->uri + req->path_len + 1, req->query, req->query_len);
+    memcpy(e->etag, res->etag, sizeof(e->etag));
+    ctx->cache_misses++;
+}
+
 /* ---- routing ---- */
 
 static int path_is(const api_request_t *req, const char *p)
@@ -521,16 +614,23 @@ void api_handle(api_ctx_t *ctx, const api_request_t *req, api_response_t *res)
         return error_reply(ctx, res, 404, "no such path '%.*s'", qlen(req->path_len), req->path);
     if (!(req->method_len == 3 && memcmp(req->method, "GET", 3) == 0) && !(req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0))
         return error_reply(ctx, res, 405, "method '%.*s' not allowed: use GET or HEAD", qlen(req->method_len), req->method);
+    int cacheable = route == R_GET || route == R_LIST || route == R_COUNTERS;
+    uint64_t h = cacheable ? uri_hash(req) : 0;
+    if (cacheable && has_data(ctx) && cache_lookup(ctx, req, h, res))
+        return;
     char why[160];
     if (api_query_parse(ctx->query, req->query, req->query_len, why, sizeof(why)) != 0)
         return error_reply(ctx, res, 400, "%s", why);
     switch (route) {
     case R_GET:
-        return get_metric(ctx, req, ctx->query, res);
+        get_metric(ctx, req, ctx->query, res);
+        return cache_store(ctx, req, h, res);
     case R_LIST:
-        return list_metrics(ctx, req, ctx->query, res);
+        list_metrics(ctx, req, ctx->query, res);
+        return cache_store(ctx, req, h, res);
     case R_COUNTERS:
-        return counters(ctx, req, res);
+        counters(ctx, req, res);
+        return cache_store(ctx, req, h, res);
     case R_PERF:
         return performance(ctx, res);
     default:

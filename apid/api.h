@@ -53,6 +53,8 @@ typedef struct api_ctx {
     uint64_t retries; /* seqlock read retries */
     struct api_query *query;        /* the request's parsed query (8 KiB, allocated once) */
     struct api_list_filter *filter; /* ListMetrics filter indices (allocated once) */
+    struct api_cache_entry *cache;  /* answers by (epoch, generation, URI): see api.c */
+    uint64_t cache_hits, cache_misses;
 } api_ctx_t;
 
 typedef struct api_request {
@@ -66,6 +68,7 @@ typedef struct api_response {
     size_t body_len;
     api_body_t *shared; /* when set, the response holds one reference (the caller releases it) */
     char etag[64];      /* "" when the answer has none */
+    uint64_t gen;       /* the generation a telemetry answer was read from (0: none) */
     int retry_after;    /* seconds for a 503, 0 when none */
 } api_response_t;
 
