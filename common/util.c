@@ -125,8 +125,63 @@ size_t ft_json_escape(char *out, const char *str, size_t len)
     return o;
 }
 
+size_t ft_fmt_i64(char *out, int64_t v)
+{
+    char tmp[24];
+    size_t n = 0, o = 0;
+    uint64_t x = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + x % 10);
+        x /= 10;
+    } while (x);
+    if (v < 0)
+        out[o++] = '-';
+    while (n)
+        out[o++] = tmp[--n];
+    out[o] = '\0';
+    return o;
+}
+
 size_t ft_fmt_double(char *out, double v)
 {
+    /*
+     * Fast path for values with few decimals (most telemetry): if n / 10^k == v
+     * for the smallest k <= 6, the decimal n·10^-k reads back as v (IEEE division
+     * of exact operands and strtod both round the same exact rational correctly),
+     * and it is what %.17g's shortest form would print.
+     */
+    static const double p10[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+    if (v > -1e9 && v < 1e9 && v != 0) {
+        for (int k = 0; k <= 6; k++) {
+            double n = (double)llround(v * p10[k]);
+            if (n / p10[k] != v)
+                continue;
+            char digits[24];
+            int64_t ni = (int64_t)n;
+            size_t o = 0, len = ft_fmt_i64(digits, ni < 0 ? -ni : ni);
+            if (ni < 0)
+                out[o++] = '-';
+            if (k == 0) {
+                memcpy(out + o, digits, len);
+                o += len;
+            } else if (len > (size_t)k) {
+                memcpy(out + o, digits, len - (size_t)k);
+                o += len - (size_t)k;
+                out[o++] = '.';
+                memcpy(out + o, digits + len - (size_t)k, (size_t)k);
+                o += (size_t)k;
+            } else {
+                out[o++] = '0';
+                out[o++] = '.';
+                for (size_t z = len; z < (size_t)k; z++)
+                    out[o++] = '0';
+                memcpy(out + o, digits, len);
+                o += len;
+            }
+            out[o] = '\0';
+            return o;
+        }
+    }
     for (int prec = 15; prec <= 17; prec++) {
         int n = snprintf(out, 32, "%.*g", prec, v);
         if (prec == 17 || strtod(out, NULL) == v)
@@ -137,22 +192,24 @@ size_t ft_fmt_double(char *out, double v)
 
 int ft_parse_i64(const char *s, size_t len, int64_t *out)
 {
-    char buf[32];
-    if (len == 0 || len >= sizeof(buf))
-        return len == 0 ? -EINVAL : -ERANGE;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    const char *p = buf[0] == '-' || buf[0] == '+' ? buf + 1 : buf;
-    if (*p < '0' || *p > '9')
+    size_t i = 0;
+    int neg = 0;
+    if (len > 0 && (s[0] == '-' || s[0] == '+'))
+        neg = s[0] == '-', i = 1;
+    if (i == len)
         return -EINVAL;
-    char *end;
-    errno = 0;
-    long long v = strtoll(buf, &end, 10);
-    if (*end != '\0')
-        return -EINVAL;
-    if (errno == ERANGE)
+    uint64_t v = 0;
+    for (; i < len; i++) {
+        unsigned d = (unsigned)(unsigned char)s[i] - '0';
+        if (d > 9)
+            return -EINVAL;
+        if (v > (UINT64_MAX - d) / 10)
+            return -ERANGE;
+        v = v * 10 + d;
+    }
+    if (v > (uint64_t)INT64_MAX + (uint64_t)neg)
         return -ERANGE;
-    *out = v;
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
     return 0;
 }
 

@@ -36,7 +36,9 @@ static inline size_t ft_json_escape_bound(size_t len)
     return len * 6;
 }
 
-/* Shortest "%.*g" text of a finite double that reads back to the same value. Returns length (< 32). */
+/* Decimal text of v (NUL-terminated, out >= 24 bytes). Returns the length. */
+size_t ft_fmt_i64(char *out, int64_t v);
+/* Short text of a finite double that reads back to the same value (out >= 32 bytes). Returns the length. */
 size_t ft_fmt_double(char *out, double v);
 
 /*

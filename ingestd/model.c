@@ -65,6 +65,7 @@ void ingest_model_destroy(ingest_model_t *m)
     free(m->row_ok);
     free(m->row_index);
     free(m->newkey_hash);
+    free(m->parsed);
     ft_buf_destroy(&m->render);
     memset(m, 0, sizeof(*m));
 }
@@ -168,8 +169,15 @@ static uint8_t infer_type(const ingest_batch_t *b, size_t j, size_t hn)
     return nonempty ? t : FT_COL_TEXT;
 }
 
-static int grow_scratch(ingest_model_t *m, size_t nrows)
+static int grow_scratch(ingest_model_t *m, size_t nrows, size_t nfields)
 {
+    if (nfields > m->parsed_cap) {
+        uint64_t *p = realloc(m->parsed, nfields * sizeof(*p));
+        if (p == NULL)
+            return -ENOMEM;
+        m->parsed = p;
+        m->parsed_cap = nfields;
+    }
     uint8_t *ok = realloc(m->row_ok, nrows);
     if (ok == NULL)
         return -ENOMEM;
@@ -220,8 +228,8 @@ static void note_rejected(ingest_result_t *res, const char *key, size_t len)
     snprintf(res->rejected_ids + used, sizeof(res->rejected_ids) - used, "%s%s", used ? "," : "", q);
 }
 
-/* Judge one data row: 1 good, 0 bad. */
-static int judge_row(const ingest_model_t *m, const ingest_batch_t *b, size_t r, size_t hn, const uint8_t *newtype)
+/* Judge one data row: 1 good, 0 bad. A good row's values are left in m->parsed for the commit. */
+static int judge_row(ingest_model_t *m, const ingest_batch_t *b, size_t r, size_t hn, const uint8_t *newtype)
 {
     if (b->row_nfields[r] != hn)
         return 0;
@@ -229,8 +237,7 @@ static int judge_row(const ingest_model_t *m, const ingest_batch_t *b, size_t r,
         size_t len;
         const char *s = ingest_batch_field(b, r, j, &len);
         uint8_t type = m->colmap[j] >= 0 ? m->cols[m->colmap[j]].type : newtype[j];
-        uint64_t v;
-        if (parse_cell(type, s, len, &v) != 0)
+        if (parse_cell(type, s, len, &m->parsed[b->row_first[r] + j]) != 0)
             return 0;
     }
     return 1;
@@ -295,7 +302,7 @@ int ingest_model_apply(ingest_model_t *m, const ingest_batch_t *b, uint64_t now_
     if (b->last_row_unterminated && b->row_nfields[b->nrows - 1] < hn)
         return reject(res, FT_FAIL_TRUNCATED, "body cut: last row unterminated with %u of %zu fields", b->row_nfields[b->nrows - 1],
                       hn);
-    if (grow_scratch(m, b->nrows) != 0)
+    if (grow_scratch(m, b->nrows, b->nfields) != 0)
         return reject(res, FT_FAIL_CAPACITY, "out of memory for %zu rows", b->nrows);
 
     /* Header: names valid and unique; map to existing columns or count new ones. */
@@ -453,7 +460,7 @@ int ingest_model_apply(ingest_model_t *m, const ingest_batch_t *b, uint64_t now_
                 else if (ref != FT_CELL_NULL_TEXT && (uint64_t)ft_text_ref_off(ref) + ft_text_ref_len(ref) <= old.len)
                     v[c] = arena_put(arena, old.data + ft_text_ref_off(ref), ft_text_ref_len(ref));
             } else if (m->row_ok[r]) {
-                parse_cell(m->cols[c].type, s, len, &v[c]);
+                v[c] = m->parsed[b->row_first[r] + j];
             }
         }
     }

@@ -86,6 +86,8 @@ typedef struct ingest_model {
     int32_t *row_index;  /* per batch row: model row, -1 new, -2 none */
     uint32_t *newkey_hash;
     uint32_t newkey_hash_size;
+    uint64_t *parsed;     /* per batch field: its value, parsed once when the row is judged */
+    size_t parsed_cap;
     ft_buf_t render;     /* the pre-rendered ListMetrics body */
 } ingest_model_t;
 

@@ -1,6 +1,7 @@
 #include "render.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,8 +25,7 @@ int ft_render_cell(ft_buf_t *b, const ft_snap_t *v, uint32_t type, uint64_t cell
     case FT_COL_INT:
         if (cell == FT_CELL_NULL_INT)
             break;
-        n = snprintf(tmp, sizeof(tmp), "%" PRId64, (int64_t)cell);
-        return ft_buf_append(b, tmp, (size_t)n);
+        return ft_buf_append(b, tmp, ft_fmt_i64(tmp, (int64_t)cell));
     case FT_COL_FLOAT: {
         double d;
         memcpy(&d, &cell, sizeof(d));
@@ -49,26 +49,42 @@ static int render_head(ft_buf_t *b, const ft_snap_t *v)
     return ft_buf_append(b, tmp, (size_t)n);
 }
 
+/* The columns a list shows, resolved once per render: index, type and the pre-escaped `,"name":` key. */
+typedef struct shown_cols {
+    uint32_t n, idx[FT_MAX_COUNTERS_LIMIT], type[FT_MAX_COUNTERS_LIMIT], key_off[FT_MAX_COUNTERS_LIMIT + 1];
+    ft_buf_t keys;
+} shown_cols_t;
+
+static void resolve_cols(shown_cols_t *sc, const ft_snap_t *v, const ft_render_filter_t *f)
+{
+    char name[FT_NAME_MAX + 1];
+    uint32_t n = f->cols ? f->ncols : v->ncols;
+    sc->n = 0;
+    for (uint32_t i = 0; i < n && sc->n < FT_MAX_COUNTERS_LIMIT; i++) {
+        uint32_t c = f->cols ? f->cols[i] : i;
+        uint64_t meta;
+        if (c >= v->ncols || !ft_col_meta_present(meta = ft_snap_col_meta(v, c)))
+            continue;
+        sc->key_off[sc->n] = (uint32_t)sc->keys.len;
+        ft_buf_append(&sc->keys, ",", 1);
+        ft_render_string(&sc->keys, name, ft_snap_col_name(v, c, name));
+        ft_buf_append(&sc->keys, ":", 1);
+        sc->idx[sc->n] = c;
+        sc->type[sc->n++] = ft_col_meta_type(meta);
+    }
+    sc->key_off[sc->n] = (uint32_t)sc->keys.len;
+}
+
 /* One {"switch_id":…,…} object. */
-static int render_row(ft_buf_t *b, const ft_snap_t *v, uint32_t row, const ft_render_filter_t *f)
+static int render_row(ft_buf_t *b, const ft_snap_t *v, uint32_t row, const shown_cols_t *sc)
 {
     char name[FT_NAME_MAX + 1];
     uint32_t len = ft_snap_row_name(v, row, name);
     ft_buf_append(b, "{\"switch_id\":", 13);
     ft_render_string(b, name, len);
-    uint32_t n = f->cols ? f->ncols : v->ncols;
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t c = f->cols ? f->cols[i] : i;
-        if (c >= v->ncols)
-            continue;
-        uint64_t meta = ft_snap_col_meta(v, c);
-        if (!ft_col_meta_present(meta))
-            continue;
-        uint32_t cl = ft_snap_col_name(v, c, name);
-        ft_buf_append(b, ",", 1);
-        ft_render_string(b, name, cl);
-        ft_buf_append(b, ":", 1);
-        ft_render_cell(b, v, ft_col_meta_type(meta), ft_snap_cell(v, row, c));
+    for (uint32_t i = 0; i < sc->n; i++) {
+        ft_buf_append(b, sc->keys.data + sc->key_off[i], sc->key_off[i + 1] - sc->key_off[i]);
+        ft_render_cell(b, v, sc->type[i], ft_snap_cell(v, row, sc->idx[i]));
     }
     if (ft_snap_row_meta(v, row) & FT_ROW_STALE)
         ft_buf_append(b, ",\"stale\":true", 13);
@@ -83,6 +99,11 @@ static int row_shown(const ft_snap_t *v, uint32_t row)
 
 int ft_render_list(ft_buf_t *b, const ft_snap_t *v, const ft_render_filter_t *f)
 {
+    shown_cols_t *sc = malloc(sizeof(*sc));
+    if (sc == NULL)
+        return -ENOMEM;
+    ft_buf_init(&sc->keys);
+    resolve_cols(sc, v, f);
     render_head(b, v);
     int paged = f->offset != 0 || f->limit != UINT64_MAX;
     ft_buf_append(b, ",\"metrics\":[", 12);
@@ -96,8 +117,10 @@ int ft_render_list(ft_buf_t *b, const ft_snap_t *v, const ft_render_filter_t *f)
             continue;
         if (shown++ > 0)
             ft_buf_append(b, ",", 1);
-        render_row(b, v, row, f);
+        render_row(b, v, row, sc);
     }
+    ft_buf_destroy(&sc->keys);
+    free(sc);
     ft_buf_append(b, "]", 1);
     if (paged) {
         char tmp[96];

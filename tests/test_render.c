@@ -44,6 +44,27 @@ int main(void)
     CHECK(strtod(dbl(1.0 / 3.0), NULL) == 1.0 / 3.0, "1/3 round-trips: %s", dbl(1.0 / 3.0));
     CHECK(strtod(dbl(5e-324), NULL) == 5e-324, "denormal round-trips: %s", dbl(5e-324));
 
+    CHECK_EQ_STR(dbl(0.001), "0.001");
+    CHECK_EQ_STR(dbl(-12.5), "-12.5");
+    CHECK_EQ_STR(dbl(123456.789), "123456.789");
+    CHECK_EQ_STR(dbl(1e20), "1e+20");
+    /* Every value with up to 6 decimals, and random doubles, read back exactly. */
+    unsigned long long seed = 88172645463325252ULL;
+    for (int k = 0; k < 200000; k++) {
+        seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+        double v = k < 100000 ? (double)(long long)(seed % 2000000000ULL - 1000000000LL) / (double)(1 + seed % 1000000)
+                              : (double)(long long)(seed % 20000000000ULL) / 1000.0 - 1e7;
+        const char *t = dbl(v);
+        if (strtod(t, NULL) != v) {
+            CHECK(0, "%.17g printed as %s does not read back", v, t);
+            break;
+        }
+    }
+    char it[24];
+    ft_fmt_i64(it, INT64_MIN);
+    CHECK_EQ_STR(it, "-9223372036854775808");
+    ft_fmt_i64(it, 9007199254740993LL);
+    CHECK_EQ_STR(it, "9007199254740993");
     int64_t i;
     CHECK(ft_parse_i64("9007199254740993", 16, &i) == 0 && i == 9007199254740993LL, "2^53+1 exact");
     CHECK(ft_parse_i64("9223372036854775807", 19, &i) == 0 && i == INT64_MAX, "INT64_MAX");

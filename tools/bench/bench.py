@@ -1,0 +1,277 @@
+#!/usr/bin/env python3
+"""fabtel benchmark: fabtel against references in the same invocation, on loopback.
+
+    python3 tools/bench/bench.py [--rounds 3] [--duration 5] [--out bench-results.tsv]
+
+Builds in release mode, then for each case starts a reference and fabtel on
+free loopback ports and runs wrk against them, alternating, for several rounds;
+it reports medians, p50/p99 latency and the ratio fabtel/reference, as a table
+and as TSV. Cases (issue "Performance"):
+  1 GetMetric (50 switches) vs a libh2o server answering a constant body of the same size
+  2 ListMetrics (50, 1000, 10000 switches) vs Debian's h2o serving a static file with the same body
+  3 GetMetric and ListMetrics while ingest runs hard (50 switches every 10 ms; 10000 every second), vs idle
+  4 freshness: producer sample time to visibility through GetMetric, p50/p99 over 100+ generations
+  5 ingest: parse-and-publish time and CSV MB/s for 50, 10000, 100000 switches; segment size; worker RSS
+Every server is stopped by pid at the end; every load is bounded in time and loopback only."""
+import argparse
+import datetime
+import http.client
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from fabtel_test import Env, http_get  # noqa: E402
+
+RESULTS = []
+
+
+def record(case, metric, value, unit, note=""):
+    RESULTS.append((case, metric, value, unit, note))
+    print("%-34s %-34s %12s %-6s %s" % (case, metric, ("%.3f" % value) if isinstance(value, float) else value, unit, note), flush=True)
+
+
+def wrk(url, duration, conns=50, threads=2):
+    out = subprocess.run(["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % duration, "--latency", url],
+                         capture_output=True, text=True, timeout=duration + 30).stdout
+
+    def lat(pct):
+        m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)\s*$" % pct, out, re.M)
+        if not m:
+            return float("nan")
+        v = float(m.group(1))
+        return v / 1000 if m.group(2) == "us" else v * 1000 if m.group(2) == "s" else v
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {"rps": rps, "p50": lat(50), "p99": lat(99), "non2xx": int(non2xx.group(1)) if non2xx else 0,
+            "errors": errors.group(1) if errors else ""}
+
+
+def compare(case, ref_url, fab_url, rounds, duration):
+    """Alternate reference and fabtel; report medians and the ratio."""
+    ref, fab = [], []
+    for _ in range(rounds):
+        ref.append(wrk(ref_url, duration))
+        fab.append(wrk(fab_url, duration))
+    med = lambda xs, k: statistics.median(x[k] for x in xs)  # noqa: E731
+    record(case, "reference req/s (median)", med(ref, "rps"), "req/s")
+    record(case, "fabtel req/s (median)", med(fab, "rps"), "req/s")
+    record(case, "ratio fabtel/reference", med(fab, "rps") / med(ref, "rps"), "x")
+    record(case, "reference p50 / p99", "%.3f / %.3f" % (med(ref, "p50"), med(ref, "p99")), "ms")
+    record(case, "fabtel p50 / p99", "%.3f / %.3f" % (med(fab, "p50"), med(fab, "p99")), "ms")
+    bad = sum(x["non2xx"] for x in fab)
+    record(case, "fabtel non-2xx answers", bad, "")
+    return med(fab, "rps")
+
+
+def start_fabric(env, switches, interval, tag, extra_ingest=()):
+    shm = "%s-%s" % (env.shm, tag)
+    prod = env.producer("--switches", str(switches), "--interval", str(interval), "--seed", "1")
+    cap = ["--max-switches", str(max(switches, 64))]
+    ing = env.ingestd(prod.url, *cap, *extra_ingest, shm=shm)
+    apid = env.start("apid/fabtel-apid", "--listen", "127.0.0.1:0", "--shm-name", shm, "--workers", "2")
+    base = "http://127.0.0.1:%d" % apid.port()
+    end = time.time() + 60
+    while time.time() < end and http_get(base + "/health")[0] != 200:
+        time.sleep(0.1)
+    return prod, ing, apid, base, shm
+
+
+def stop_all(env, *procs):
+    for p in procs:
+        p.stop()
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid):
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        m = re.search(r"VmRSS:\s+(\d+)", f.read())
+    return int(m.group(1)) if m else 0
+
+
+def case_getmetric(env, args):
+    prod, ing, apid, base, _ = start_fabric(env, 50, 3600, "gm")
+    url = base + "/telemetry/GetMetric?switch_id=sw-05&metric=latency"
+    body = http_get(url)[2]
+    path = os.path.join(env.dir, "getmetric.json")
+    with open(path, "wb") as f:
+        f.write(body)
+    ref = env.start("tools/bench/bench-refserver", "--listen", "127.0.0.1:0", "--body-file", path, "--workers", "2")
+    compare("1 GetMetric 50 sw (%d B)" % len(body), "http://127.0.0.1:%d/x" % ref.port(), url, args.rounds, args.duration)
+    stop_all(env, ref, apid, ing, prod)
+
+
+def h2o_static(env, body, name):
+    docroot = os.path.join(env.dir, "docroot-" + name)
+    os.makedirs(docroot, exist_ok=True)
+    with open(os.path.join(docroot, "list.json"), "wb") as f:
+        f.write(body)
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    conf = os.path.join(env.dir, "h2o-%s.conf" % name)
+    with open(conf, "w") as f:
+        f.write("listen:\n  host: 127.0.0.1\n  port: %d\nnum-threads: 2\nhosts:\n  default:\n    paths:\n      /:\n"
+                "        file.dir: %s\n" % (port, docroot))
+    p = env.start("/usr/bin/h2o", "-c", conf, tag="h2o")
+    p.args[0] = "h2o"
+    end = time.time() + 10
+    while time.time() < end:
+        try:
+            if http_get("http://127.0.0.1:%d/list.json" % port)[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.1)
+    return p, "http://127.0.0.1:%d/list.json" % port
+
+
+def case_listmetrics(env, args):
+    for n in (50, 1000, 10000):
+        prod, ing, apid, base, _ = start_fabric(env, n, 3600, "lm%d" % n)
+        url = base + "/telemetry/ListMetrics"
+        body = http_get(url)[2]
+        ref, ref_url = h2o_static(env, body, str(n))
+        compare("2 ListMetrics %d sw (%d B)" % (n, len(body)), ref_url, url, args.rounds, args.duration)
+        stop_all(env, ref, apid, ing, prod)
+
+
+def case_under_ingest(env, args):
+    for n, interval in ((50, 0.01), (10000, 1.0)):
+        results = {}
+        for mode, iv in (("idle", 3600), ("busy", interval)):
+            prod, ing, apid, base, _ = start_fabric(env, n, iv, "ui%s%d" % (mode, n))
+            for q, path in (("GetMetric", "/telemetry/GetMetric?switch_id=sw-%0*d&metric=latency" % (max(2, len(str(n))), 5)),
+                            ("ListMetrics", "/telemetry/ListMetrics")):
+                runs = []
+                for _ in range(args.rounds):
+                    c0, t0 = cpu_seconds(ing.pid), time.time()
+                    r = wrk(base + path, args.duration)
+                    r["ingest_cpu"] = (cpu_seconds(ing.pid) - c0) / (time.time() - t0)
+                    runs.append(r)
+                results[(mode, q)] = runs
+            stop_all(env, apid, ing, prod)
+        for q in ("GetMetric", "ListMetrics"):
+            idle = statistics.median(r["rps"] for r in results[("idle", q)])
+            busy = statistics.median(r["rps"] for r in results[("busy", q)])
+            case = "3 %s %d sw every %gs" % (q, n, interval)
+            record(case, "idle-ingest req/s (median)", idle, "req/s")
+            record(case, "busy-ingest req/s (median)", busy, "req/s")
+            record(case, "ratio busy/idle", busy / idle, "x")
+            record(case, "ingestd CPU share while busy", statistics.median(r["ingest_cpu"] for r in results[("busy", q)]), "cores")
+            record(case, "non-2xx answers (busy)", sum(r["non2xx"] for r in results[("busy", q)]), "")
+
+
+def parse_ts(s):
+    return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+def case_freshness(env, args):
+    for n, interval, gens in ((50, 0.05, 150), (10000, 0.5, 100)):
+        prod, ing, apid, base, _ = start_fabric(env, n, interval, "fr%d" % n)
+        host, port = base.replace("http://", "").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=5)
+        path = "/telemetry/GetMetric?switch_id=sw-%s&metric=latency" % ("1".zfill(max(2, len(str(n)))))
+        seen, lags = None, []
+        end = time.time() + gens * interval * 3 + 30
+        while len(lags) < gens and time.time() < end:
+            conn.request("GET", path)
+            r = conn.getresponse()
+            doc = r.read()
+            m = re.search(rb'"timestamp":"([^"]+)"', doc)
+            if not m:
+                continue
+            ts = m.group(1).decode()
+            if ts != seen:
+                now = time.time()
+                if seen is not None:
+                    lags.append((now - parse_ts(ts)) * 1000)
+                seen = ts
+        lags.sort()
+        case = "4 freshness %d sw every %gs" % (n, interval)
+        record(case, "generations observed", len(lags), "")
+        if lags:
+            record(case, "p50 sample->visible", lags[len(lags) // 2], "ms")
+            record(case, "p99 sample->visible", lags[min(len(lags) - 1, int(len(lags) * 0.99))], "ms")
+        stop_all(env, apid, ing, prod)
+
+
+def case_ingest(env, args):
+    for n in (50, 10000, 100000):
+        prod, ing, apid, base, shm = start_fabric(env, n, 3600, "in%d" % n, extra_ingest=("--log-level", "debug"))
+        m = ing.wait_log(r"event=published generation=1 switches=(\d+) bytes=(\d+) duration_us=(\d+)", timeout=60)
+        case = "5 ingest %d sw" % n
+        if not m:
+            record(case, "published", "no", "", ing.text()[-300:])
+            stop_all(env, apid, ing, prod)
+            continue
+        nbytes, us = int(m.group(2)), int(m.group(3))
+        record(case, "CSV body", nbytes / 1e6, "MB")
+        record(case, "parse+publish (first byte to visible)", us / 1000, "ms")
+        record(case, "CSV throughput", nbytes / 1e6 / (us / 1e6), "MB/s")
+        record(case, "segment size (mapped)", os.path.getsize("/dev/shm" + shm) / 1e6, "MB")
+        http_get(base + "/telemetry/ListMetrics")
+        http_get(base + "/telemetry/ListMetrics")
+        http_get(base + "/telemetry/GetMetric?switch_id=sw-%s&metric=latency" % "1".zfill(max(2, len(str(n)))))
+        rss = [rss_kb(w) for w in children(apid.pid)]
+        record(case, "apid worker RSS (max)", max(rss) / 1024 if rss else 0.0, "MiB", "includes touched pages of the shared mapping")
+        stop_all(env, apid, ing, prod)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=5)
+    ap.add_argument("--cases", default="1,2,3,4,5")
+    ap.add_argument("--out", default="bench-results.tsv")
+    args = ap.parse_args()
+    for tool in ("wrk", "h2o"):
+        if shutil.which(tool) is None:
+            sys.exit("bench: '%s' is missing: apt-get install wrk h2o" % tool)
+    subprocess.run(["cmake", "-S", ROOT, "-B", os.path.join(ROOT, "build-release"), "-DCMAKE_BUILD_TYPE=Release"], check=True,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run(["cmake", "--build", os.path.join(ROOT, "build-release"), "-j%d" % os.cpu_count()], check=True,
+                   stdout=subprocess.DEVNULL)
+    env = Env(os.path.join(ROOT, "build-release"))
+    cases = {"1": case_getmetric, "2": case_listmetrics, "3": case_under_ingest, "4": case_freshness, "5": case_ingest}
+    print("%-34s %-34s %12s %-6s %s" % ("case", "metric", "value", "unit", "note"))
+    try:
+        for c in args.cases.split(","):
+            cases[c](env, args)
+    finally:
+        env.cleanup()
+        for name in os.listdir("/dev/shm"):
+            if name.startswith(env.shm.lstrip("/")):
+                os.unlink("/dev/shm/" + name)
+        shutil.rmtree(env.dir, ignore_errors=True)
+    with open(args.out, "w") as f:
+        f.write("case\tmetric\tvalue\tunit\tnote\n")
+        for r in RESULTS:
+            f.write("\t".join(str(x) for x in r) + "\n")
+    print("wrote " + args.out)
+
+
+if __name__ == "__main__":
+    main()
