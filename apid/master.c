@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "notify.h"
 #include "util.h"
 #include "worker.h"
 
@@ -181,8 +182,10 @@ int api_master_run(const api_master_config_t *cfg, volatile sig_atomic_t *stop, 
     raise_nofile();
     if (create_stats(&m) != 0 || open_sockets(&m) != 0)
         return 1;
-    uint64_t restarts = 0;
+    uint64_t restarts = 0, next_status = 0;
     int first = 1;
+    ft_notify_t notify;
+    ft_notify_init(&notify);
     while (!*stop) {
         for (unsigned i = 0; i < n; i++) {
             if (m.pids[i] != 0 || ft_mono_ns() < m.next_spawn_ns[i])
@@ -198,6 +201,14 @@ int api_master_run(const api_master_config_t *cfg, volatile sig_atomic_t *stop, 
         }
         first = 0;
         atomic_store(&m.stats->workers_alive, count_alive(&m));
+        /* Ready when every worker has been forked with its listening socket (they accept from their first loop turn). */
+        if (count_alive(&m) == n)
+            ft_notify_ready(&notify, "workers listening");
+        ft_notify_tick(&notify);
+        if (ft_mono_ns() >= next_status) {
+            ft_notify_status(&notify, "%u of %u workers alive, %llu restarts", count_alive(&m), n, (unsigned long long)restarts);
+            next_status = ft_mono_ns() + 1000000000ULL;
+        }
         if (*reopen) {
             *reopen = 0;
             ft_log_reopen();
@@ -208,6 +219,7 @@ int api_master_run(const api_master_config_t *cfg, volatile sig_atomic_t *stop, 
         usleep(20000); /* SIGCHLD interrupts it, so a dead worker is replaced within milliseconds */
         reap(&m);
     }
+    ft_notify_stopping(&notify);
     ft_info("event=stopping workers=%u", count_alive(&m));
     stop_workers(&m);
     atomic_store(&m.stats->workers_alive, 0);

@@ -5,6 +5,8 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "notify.h"
+#include "util.h"
 #include "opt.h"
 
 static volatile sig_atomic_t stop_requested, reopen_requested;
@@ -83,13 +85,27 @@ int main(int argc, char **argv)
         ingestd_destroy(&d);
         return 1;
     }
+    /* Ready once the segment exists: readers can attach from here on. */
+    ft_notify_t notify;
+    ft_notify_init(&notify);
+    ft_notify_ready(&notify, "segment ready, fetching");
+    uint64_t next_status = 0;
     while (!stop_requested) {
         if (reopen_requested) {
             reopen_requested = 0;
             ft_log_reopen();
         }
         ingestd_run_once(&d);
+        ft_notify_tick(&notify);
+        if (ft_mono_ns() >= next_status) {
+            uint64_t confirmed = atomic_load_explicit(&d.shm.hdr->confirmed_ns, memory_order_relaxed), now = ft_now_ns();
+            ft_notify_status(&notify, "generation %llu, data age %llu ms, ingest %s", (unsigned long long)d.model.gen,
+                             confirmed && now > confirmed ? (unsigned long long)((now - confirmed) / 1000000) : 0ULL,
+                             d.failing ? "failing" : "ok");
+            next_status = ft_mono_ns() + 1000000000ULL;
+        }
     }
+    ft_notify_stopping(&notify);
     ingestd_destroy(&d);
     return 0;
 }

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "log.h"
+#include "notify.h"
+#include "util.h"
 #include "opt.h"
 #include "server.h"
 
@@ -63,13 +65,24 @@ int main(int argc, char **argv)
     static prod_server_t srv;
     if (prod_server_init(&srv, &cfg) != 0)
         return 1;
+    ft_notify_t notify;
+    ft_notify_init(&notify);
+    ft_notify_ready(&notify, "serving the fabric");
+    uint64_t next_status = 0;
     while (!stop_requested) {
+        ft_notify_tick(&notify);
+        if (ft_mono_ns() >= next_status) {
+            ft_notify_status(&notify, "serving %u switches on %s, generation %llu", cfg.switches, srv.bound,
+                             (unsigned long long)srv.cur->gen);
+            next_status = ft_mono_ns() + 1000000000ULL;
+        }
         if (reopen_requested) {
             reopen_requested = 0;
             ft_log_reopen();
         }
         prod_server_run_once(&srv);
     }
+    ft_notify_stopping(&notify);
     prod_server_destroy(&srv);
     return 0;
 }
