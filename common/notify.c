@@ -49,3 +49,10 @@ void ft_notify_stopping(ft_notify_t *n)
     (void)n;
     sd_notify(0, "STOPPING=1");
 }
+
+int ft_notify_max_wait_ms(const ft_notify_t *n)
+{
+    if (n->watchdog_ns == 0 || n->watchdog_ns / 4000000 >= 1000)
+        return 1000;
+    return n->watchdog_ns / 4000000 > 0 ? (int)(n->watchdog_ns / 4000000) : 1;
+}

@@ -27,5 +27,7 @@ void ft_notify_status(ft_notify_t *n, const char *fmt, ...) __attribute__((forma
 /* Call from the event loop as often as convenient; pings when half the watchdog interval has passed. */
 void ft_notify_tick(ft_notify_t *n);
 void ft_notify_stopping(ft_notify_t *n);
+/* How long an event loop may sleep and still ping in time (and see a stop request within a second). */
+int ft_notify_max_wait_ms(const ft_notify_t *n);
 
 #endif

@@ -59,15 +59,13 @@ static void fail(ingestd_t *d, int cause, const char *why)
     ft_ingest_stats_record(ft_shm_ingest_stats(&d->shm), now, FT_INGEST_FAILED, cause, attempt_us(d), 0);
     atomic_store_explicit(&d->shm.hdr->ingest_state, 1, memory_order_relaxed);
     uint64_t delay = backoff_ns(d);
-    if (!d->failing || d->last_cause != cause) {
-        char q[300];
-        ft_log(cause == FT_FAIL_CAPACITY ? FT_LOG_ERROR : FT_LOG_WARN,
-               "event=ingest_failing cause=%s why=%s source=%s retry_ms=%" PRIu64 " backoff_max_ms=%.0f generation=%" PRIu64,
-               cause_names[cause], ft_log_quote(q, sizeof(q), why, strlen(why)), d->cfg.source, delay / 1000000,
-               d->cfg.backoff_max_s * 1000, d->model.gen);
-    }
+    /* One line per change of state: entering "failing" is logged; failing again (whatever the cause) is not. */
+    char q[300];
+    ft_log(!d->failing ? (cause == FT_FAIL_CAPACITY ? FT_LOG_ERROR : FT_LOG_WARN) : FT_LOG_DEBUG,
+           "event=ingest_failing cause=%s why=%s source=%s retry_ms=%" PRIu64 " backoff_max_ms=%.0f generation=%" PRIu64,
+           cause_names[cause], ft_log_quote(q, sizeof(q), why, strlen(why)), d->cfg.source, delay / 1000000,
+           d->cfg.backoff_max_s * 1000, d->model.gen);
     d->failing = 1;
-    d->last_cause = cause;
     /* Never retry at a fixed rate faster than the backoff, and a source without ETags not faster than its interval. */
     schedule(d, delay);
 }
@@ -236,7 +234,7 @@ static void start_attempt(h2o_timeout_entry_t *entry)
     h2o_http1client_connect_with_pool(&d->client, d, &d->client_ctx, &d->sockpool, on_connect);
 }
 
-void ingestd_run_once(ingestd_t *d)
+void ingestd_run_once(ingestd_t *d, int32_t max_wait_ms)
 {
     uint64_t now = ft_mono_ns();
     if (d->busy && now >= d->deadline_mono) {
@@ -249,8 +247,8 @@ void ingestd_run_once(ingestd_t *d)
         h2o_timeout_link(d->loop, &d->zero_timeout, &d->kick);
     uint64_t until = d->busy ? d->deadline_mono : d->next_due_mono;
     int64_t wait_ms = until > now ? (int64_t)((until - now) / 1000000 + 1) : 0;
-    if (wait_ms > 1000) /* wake up at least every second so a stop request is seen */
-        wait_ms = 1000;
+    if (wait_ms > max_wait_ms) /* wake up regularly: stop requests, watchdog pings */
+        wait_ms = max_wait_ms;
     h2o_evloop_run(d->loop, (int32_t)wait_ms);
 }
 

@@ -59,13 +59,12 @@ typedef struct ingestd {
     uint64_t attempt_start_mono, head_mono, deadline_mono, next_due_mono;
     uint32_t consecutive_failures;
     int failing;       /* the state the log last reported */
-    int last_cause;
     uint64_t published, unchanged, failed; /* lifetime, for the exit line */
 } ingestd_t;
 
 int ingestd_init(ingestd_t *d, const ingestd_config_t *cfg);
-/* One turn of the event loop (waits at most until the next due time or deadline). */
-void ingestd_run_once(ingestd_t *d);
+/* One turn of the event loop (waits at most until the next due time, the deadline, or max_wait_ms). */
+void ingestd_run_once(ingestd_t *d, int32_t max_wait_ms);
 void ingestd_destroy(ingestd_t *d);
 
 #endif

@@ -95,7 +95,7 @@ int main(int argc, char **argv)
             reopen_requested = 0;
             ft_log_reopen();
         }
-        ingestd_run_once(&d);
+        ingestd_run_once(&d, ft_notify_max_wait_ms(&notify));
         ft_notify_tick(&notify);
         if (ft_mono_ns() >= next_status) {
             uint64_t confirmed = atomic_load_explicit(&d.shm.hdr->confirmed_ns, memory_order_relaxed), now = ft_now_ns();

@@ -80,7 +80,7 @@ int main(int argc, char **argv)
             reopen_requested = 0;
             ft_log_reopen();
         }
-        prod_server_run_once(&srv);
+        prod_server_run_once(&srv, ft_notify_max_wait_ms(&notify));
     }
     ft_notify_stopping(&notify);
     prod_server_destroy(&srv);

@@ -312,9 +312,9 @@ int prod_server_init(prod_server_t *s, const prod_config_t *cfg)
     return 0;
 }
 
-void prod_server_run_once(prod_server_t *s)
+void prod_server_run_once(prod_server_t *s, int32_t max_wait_ms)
 {
-    h2o_evloop_run(s->ctx.loop, 1000);
+    h2o_evloop_run(s->ctx.loop, max_wait_ms);
 }
 
 void prod_server_destroy(prod_server_t *s)

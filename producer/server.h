@@ -62,7 +62,7 @@ typedef struct prod_server {
 } prod_server_t;
 
 int prod_server_init(prod_server_t *s, const prod_config_t *cfg);
-void prod_server_run_once(prod_server_t *s);
+void prod_server_run_once(prod_server_t *s, int32_t max_wait_ms);
 void prod_server_destroy(prod_server_t *s);
 
 #endif

@@ -1,0 +1,26 @@
+/* libFuzzer target: the query-string parser, and JSON escaping of whatever it decodes. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query.h"
+#include "util.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static api_query_t q;
+    char why[160];
+    if (api_query_parse(&q, (const char *)data, size, why, sizeof(why)) != 0) {
+        if (why[0] == '\0')
+            abort(); /* a refusal always says why */
+        return 0;
+    }
+    for (size_t i = 0; i < q.n; i++) {
+        char *out = malloc(ft_json_escape_bound(q.p[i].value_len) + 1);
+        size_t n = ft_json_escape(out, q.p[i].value, q.p[i].value_len);
+        if (ft_utf8_valid_prefix(out, n) != n) /* escaping always yields valid UTF-8 */
+            abort();
+        free(out);
+    }
+    return 0;
+}

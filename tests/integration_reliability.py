@@ -1,0 +1,173 @@
+"""Reliability: ingestd SIGKILLed at random points while it publishes (at least
+200 times), with readers checking every snapshot they get is whole and that
+the generation never goes backwards; and a producer outage that the API rides
+out and recovers from by itself. Usage: integration_reliability.py BUILD_DIR
+FABTEL_KILLS overrides the number of kills (default 200)."""
+import datetime
+import http.client
+import json
+import os
+import random
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fabtel_test import Env, check, http_get, report  # noqa: E402
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def us(ts):
+    d = datetime.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ")
+    return int(d.replace(tzinfo=datetime.timezone.utc).timestamp()) * 1000000 + d.microsecond
+
+
+class Reader(threading.Thread):
+    """Reads ListMetrics in a loop. The producer stamps switch i of one snapshot
+    exactly (i - 1) µs after switch 1, so a snapshot mixing two generations is
+    seen at once; and generations must never go backwards."""
+
+    def __init__(self, base, nswitches):
+        super().__init__(daemon=True)
+        self.host, self.port = base.replace("http://", "").split(":")
+        self.n = nswitches
+        self.stop = False
+        self.reads = self.torn = self.backwards = self.errors = 0
+        self.generations = set()
+        self.last = 0
+
+    def run(self):
+        conn = http.client.HTTPConnection(self.host, int(self.port), timeout=5)
+        while not self.stop:
+            try:
+                conn.request("GET", "/telemetry/ListMetrics")
+                r = conn.getresponse()
+                body = r.read()
+            except (OSError, http.client.HTTPException):
+                self.errors += 1
+                conn = http.client.HTTPConnection(self.host, int(self.port), timeout=5)
+                continue
+            if r.status != 200:
+                self.errors += 1
+                continue
+            doc = json.loads(body)
+            self.reads += 1
+            g = doc["generation"]
+            if g < self.last:
+                self.backwards += 1
+            self.last = max(self.last, g)
+            self.generations.add(g)
+            m = doc["metrics"]
+            t0 = us(m[0]["timestamp"]) if m else 0
+            whole = len(m) == self.n and all(us(x["timestamp"]) - t0 == i for i, x in enumerate(m))
+            self.torn += not whole
+
+
+def test_kill_loop(env, kills):
+    prod = env.producer("--switches", "50", "--interval", "0.01")
+    apid = env.start("apid/fabtel-apid", "--listen", "127.0.0.1:0", "--workers", "2", "--shm-name", env.shm)
+    base = "http://127.0.0.1:%d" % apid.port()
+    first = env.ingestd(prod.url)
+    check(env.wait_for(lambda: http_get(base + "/health")[0] == 200), "first publish:\n" + first.text())
+    epoch = env.header()["epoch"]
+    readers = [Reader(base, 50) for _ in range(2)]
+    for r in readers:
+        r.start()
+    first.stop(signal.SIGKILL)
+    rng = random.Random(1)
+    attached = 0
+    t0 = time.time()
+    for k in range(kills):
+        ing = env.ingestd(prod.url)
+        time.sleep(rng.uniform(0.005, 0.08))  # lands before, during or after a publish
+        ing.stop(signal.SIGKILL)
+        attached += "event=segment_attached" in ing.text()
+        env.procs.remove(ing)
+    elapsed = time.time() - t0
+    last = env.ingestd(prod.url)
+    g_before = env.header()["generation"]
+    check(env.wait_for(lambda: env.header()["generation"] > g_before + 10), "the last ingestd should resume publishing")
+    for r in readers:
+        r.stop = True
+        r.join()
+    reads = sum(r.reads for r in readers)
+    torn = sum(r.torn for r in readers)
+    backwards = sum(r.backwards for r in readers)
+    gens = len(set().union(*(r.generations for r in readers)))
+    print("kill loop: %d SIGKILLs in %.1f s, %d reattached, readers checked %d snapshots (%d generations), torn %d, "
+          "backwards %d, reader errors %d" % (kills, elapsed, attached, reads, gens, torn, backwards, sum(r.errors for r in readers)))
+    check(attached >= kills * 0.9, "restarted ingestds should reattach (%d of %d logged it)" % (attached, kills))
+    check(reads > 100 and gens > 20, "readers should see many snapshots (%d reads, %d generations)" % (reads, gens))
+    check(torn == 0, "no torn or half-published snapshot may be served (%d)" % torn)
+    check(backwards == 0, "the generation must never go backwards (%d)" % backwards)
+    check(env.header()["epoch"] == epoch, "reattaching keeps the segment (epoch)")
+    check(sum(r.errors for r in readers) == 0, "the API kept answering 200 throughout")
+    last.stop()
+    apid.stop()
+    prod.stop()
+
+
+def test_producer_outage(env):
+    port = free_port()
+    shm = env.shm + "-out"
+    prod = env.start("producer/fabtel-producer", "--listen", "127.0.0.1:%d" % port, "--switches", "10", "--interval", "0.2")
+    url = "http://127.0.0.1:%d/counters" % port
+    apid = env.start("apid/fabtel-apid", "--listen", "127.0.0.1:0", "--workers", "1", "--shm-name", shm, "--stale-after", "1")
+    base = "http://127.0.0.1:%d" % apid.port()
+    ing = env.ingestd(url, "--backoff-max", "0.5", shm=shm)
+    check(env.wait_for(lambda: http_get(base + "/health")[0] == 200), "baseline")
+    _, _, before = http_get(base + "/telemetry/GetMetric?switch_id=sw-03&metric=temperature")
+    before = json.loads(before)
+    perf0 = json.loads(http_get(base + "/telemetry/performance")[2])
+    prod.stop()
+    time.sleep(3.5)
+    st, _, body = http_get(base + "/telemetry/GetMetric?switch_id=sw-03&metric=temperature")
+    check(st == 200 and json.loads(body)["value"] == before["value"], "last good value served during the outage: %s" % body)
+    st, _, h = http_get(base + "/health")
+    h = json.loads(h)
+    check(st == 200 and h["status"] == "degraded" and h["data_age_ms"] >= 3000, "degraded with its data age: %s" % h)
+    perf = json.loads(http_get(base + "/telemetry/performance")[2])
+    failed = perf["total_ingest_failures_24"] - perf0["total_ingest_failures_24"]
+    check(failed >= 5, "failures counted (%d)" % failed)
+    log = ing.text()
+    check(len(re.findall("event=ingest_failing", log)) == 1, "one log line for the outage, not one per attempt:\n" + log)
+    m = re.search(r"event=ingest_failing cause=(connect|http) .*backoff_max_ms=500", log)
+    check(m is not None, "the line names the cause and the backoff cap:\n" + log)
+    # Gaps between attempts grow and are capped: at most ~3.5 s / 0.1 s attempts would be uncapped-linear.
+    check(failed <= 14, "backoff must space the attempts out (%d attempts in 3.5 s)" % failed)
+    prod2 = env.start("producer/fabtel-producer", "--listen", "127.0.0.1:%d" % port, "--switches", "10", "--interval", "0.2")
+    check(env.wait_for(lambda: json.loads(http_get(base + "/health")[2])["status"] == "ok", timeout=10),
+          "recovers by itself when the producer returns")
+    check(ing.wait_log("event=ingest_recovered") is not None, "recovery logged")
+    prod2.stop()
+    ing.stop()
+    apid.stop()
+    for suffix in ("", ".lock", "-api"):
+        try:
+            os.unlink("/dev/shm" + shm + suffix)
+        except FileNotFoundError:
+            pass
+
+
+def main():
+    env = Env(sys.argv[1])
+    try:
+        test_producer_outage(env)
+        test_kill_loop(env, int(os.environ.get("FABTEL_KILLS", "200")))
+    finally:
+        env.cleanup()
+    return report("integration_reliability")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
