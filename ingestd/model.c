@@ -275,6 +275,8 @@ static uint32_t alloc_row(ingest_model_t *m, const char *name, size_t len)
 static uint64_t arena_put(ft_buf_t *a, const char *s, size_t len)
 {
     uint64_t off = a->len;
+    if (len == 0) /* an empty text cell takes no room (and the arena may have no memory yet) */
+        return ft_text_ref((uint32_t)off, 0);
     ft_buf_reserve(a, align8(len));
     if (a->failed)
         return FT_CELL_NULL_TEXT;
