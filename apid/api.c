@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "prom.h"
 #include "query.h"
 #include "render.h"
 #include "snapshot.h"
@@ -114,11 +115,11 @@ void api_ctx_poll_segment(api_ctx_t *ctx)
     ctx->last_attach_err = r;
 }
 
-void api_record(api_ctx_t *ctx, uint64_t now_ns, int status, uint64_t lat_us)
+void api_record(api_ctx_t *ctx, uint64_t now_ns, int route, int status, uint64_t lat_us)
 {
     if (ctx->my_stats == NULL)
         return;
-    ft_api_stats_record(ctx->my_stats, now_ns, status, lat_us);
+    ft_api_stats_record(ctx->my_stats, now_ns, route, status, lat_us);
     atomic_store_explicit(&ctx->my_stats->seqlock_retries, ctx->retries, memory_order_relaxed);
 }
 
@@ -597,24 +598,27 @@ static int path_is(const api_request_t *req, const char *p)
 void api_handle(api_ctx_t *ctx, const api_request_t *req, api_response_t *res)
 {
     memset(res, 0, sizeof(*res));
-    enum { R_NONE, R_GET, R_LIST, R_COUNTERS, R_PERF, R_HEALTH } route = R_NONE;
+    res->route = FT_ROUTE_OTHER;
     if (req->path_len + req->query_len > ctx->cfg.max_uri)
         return error_reply(ctx, res, 414, "URI longer than %zu bytes", ctx->cfg.max_uri);
     if (path_is(req, "/telemetry/GetMetric") || path_is(req, "/telemetry/get_metric"))
-        route = R_GET;
+        res->route = FT_ROUTE_GET_METRIC;
     else if (path_is(req, "/telemetry/ListMetrics") || path_is(req, "/telemetry/list_metrics"))
-        route = R_LIST;
+        res->route = FT_ROUTE_LIST_METRICS;
     else if (path_is(req, "/telemetry/counters"))
-        route = R_COUNTERS;
+        res->route = FT_ROUTE_COUNTERS;
     else if (path_is(req, "/telemetry/performance"))
-        route = R_PERF;
+        res->route = FT_ROUTE_PERFORMANCE;
     else if (path_is(req, "/health"))
-        route = R_HEALTH;
-    if (route == R_NONE)
+        res->route = FT_ROUTE_HEALTH;
+    else if (path_is(req, "/metrics"))
+        res->route = FT_ROUTE_METRICS;
+    else
         return error_reply(ctx, res, 404, "no such path '%.*s'", qlen(req->path_len), req->path);
+    int route = res->route;
     if (!(req->method_len == 3 && memcmp(req->method, "GET", 3) == 0) && !(req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0))
         return error_reply(ctx, res, 405, "method '%.*s' not allowed: use GET or HEAD", qlen(req->method_len), req->method);
-    int cacheable = route == R_GET || route == R_LIST || route == R_COUNTERS;
+    int cacheable = route == FT_ROUTE_GET_METRIC || route == FT_ROUTE_LIST_METRICS || route == FT_ROUTE_COUNTERS;
     uint64_t h = cacheable ? uri_hash(req) : 0;
     if (cacheable && has_data(ctx) && cache_lookup(ctx, req, h, res))
         return;
@@ -622,17 +626,22 @@ void api_handle(api_ctx_t *ctx, const api_request_t *req, api_response_t *res)
     if (api_query_parse(ctx->query, req->query, req->query_len, why, sizeof(why)) != 0)
         return error_reply(ctx, res, 400, "%s", why);
     switch (route) {
-    case R_GET:
+    case FT_ROUTE_GET_METRIC:
         get_metric(ctx, req, ctx->query, res);
         return cache_store(ctx, req, h, res);
-    case R_LIST:
+    case FT_ROUTE_LIST_METRICS:
         list_metrics(ctx, req, ctx->query, res);
         return cache_store(ctx, req, h, res);
-    case R_COUNTERS:
+    case FT_ROUTE_COUNTERS:
         counters(ctx, req, res);
         return cache_store(ctx, req, h, res);
-    case R_PERF:
+    case FT_ROUTE_PERFORMANCE:
         return performance(ctx, res);
+    case FT_ROUTE_METRICS:
+        if (api_prom_render(ctx, &ctx->scratch, ft_now_ns()) != 0)
+            return error_reply(ctx, res, 500, "out of memory");
+        res->content_type = "text/plain; version=0.0.4; charset=utf-8";
+        return set_body(ctx, res, 200);
     default:
         return health(ctx, res);
     }

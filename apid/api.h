@@ -38,6 +38,7 @@ typedef struct api_config {
     const char *shm_name;
     double stale_after_s;
     size_t max_uri;
+    const char *prom_counters; /* comma-separated columns exposed as Prometheus counters (cumulative values) */
 } api_config_t;
 
 typedef struct api_ctx {
@@ -70,6 +71,8 @@ typedef struct api_response {
     char etag[64];      /* "" when the answer has none */
     uint64_t gen;       /* the generation a telemetry answer was read from (0: none) */
     int retry_after;    /* seconds for a 503, 0 when none */
+    int route;          /* FT_ROUTE_*, for the statistics */
+    const char *content_type; /* NULL: application/json */
 } api_response_t;
 
 int api_ctx_init(api_ctx_t *ctx, const api_config_t *cfg);
@@ -80,6 +83,6 @@ void api_ctx_poll_segment(api_ctx_t *ctx);
 void api_handle(api_ctx_t *ctx, const api_request_t *req, api_response_t *res);
 
 /* Account one answer in this worker's statistics (a no-op without a stats slot). */
-void api_record(api_ctx_t *ctx, uint64_t now_ns, int status, uint64_t lat_us);
+void api_record(api_ctx_t *ctx, uint64_t now_ns, int route, int status, uint64_t lat_us);
 
 #endif

@@ -78,7 +78,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
     h2o_iovec_t body = h2o_iovec_init(NULL, 0);
     if (res.status != 304) {
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+        const char *ct = res.content_type ? res.content_type : "application/json";
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ct, strlen(ct));
         if (res.shared != NULL) {
             /* The shared body lives until the send completes: the request's pool holds a reference. */
             api_body_t **holder = h2o_mem_alloc_shared(&req->pool, sizeof(*holder), release_body);
@@ -94,7 +95,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     h2o_start_response(req, &generator);
     h2o_send(req, &body, body.len ? 1 : 0, H2O_SEND_STATE_FINAL);
-    api_record(&w->api, ft_now_ns(), res.status, (ft_mono_ns() - t0) / 1000);
+    api_record(&w->api, ft_now_ns(), res.route, res.status, (ft_mono_ns() - t0) / 1000);
     return 0;
 }
 

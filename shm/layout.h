@@ -172,13 +172,20 @@ enum { FT_FAIL_CONNECT = 0, FT_FAIL_HTTP, FT_FAIL_TIMEOUT, FT_FAIL_TRUNCATED, FT
 
 typedef struct ft_ingest_stats {
     _Atomic uint64_t seq; /* seqcount, odd while ingestd updates (shm/stats.h) */
+    /* Lifetime totals of this segment (monotonic: Prometheus counters). */
     _Atomic uint64_t total_count, total_failures, total_rows_rejected;
     _Atomic uint64_t last_duration_us, last_ok_ns, last_failure_ns, consecutive_failures;
     _Atomic uint64_t failures_by_cause[FT_FAIL_CAUSES];
+    _Atomic uint64_t total_unchanged, total_dur_sum_us;
+    _Atomic uint64_t _reserved[14];
+    _Atomic uint64_t hist_total[FT_HIST_BUCKETS];
+    /* The last 24 h, per minute. */
     ft_ingest_bucket_t minutes[FT_MINUTES];
 } ft_ingest_stats_t;
 
-_Static_assert(offsetof(ft_ingest_stats_t, minutes) == 128, "ingest stats layout");
+_Static_assert(offsetof(ft_ingest_stats_t, total_unchanged) == 128, "ingest stats layout");
+_Static_assert(offsetof(ft_ingest_stats_t, hist_total) == 256, "ingest stats layout");
+_Static_assert(offsetof(ft_ingest_stats_t, minutes) == 256 + FT_HIST_BUCKETS * 8, "ingest stats layout");
 _Static_assert(sizeof(ft_ingest_bucket_t) == (8 + FT_HIST_BUCKETS) * 8, "bucket layout");
 
 /* API stats segment: header, then FT_API_MAX_WORKERS worker slots. */
@@ -191,10 +198,18 @@ typedef struct ft_api_bucket {
     _Atomic uint64_t hist[FT_HIST_BUCKETS];
 } ft_api_bucket_t;
 
+/* Lifetime answer counts by route and status class (Prometheus counters). */
+enum { FT_ROUTE_GET_METRIC = 0, FT_ROUTE_LIST_METRICS, FT_ROUTE_COUNTERS, FT_ROUTE_PERFORMANCE, FT_ROUTE_HEALTH, FT_ROUTE_METRICS,
+       FT_ROUTE_OTHER, FT_ROUTES = 8 };
+enum { FT_STATUS_200 = 0, FT_STATUS_304, FT_STATUS_400, FT_STATUS_404, FT_STATUS_405, FT_STATUS_414, FT_STATUS_4XX, FT_STATUS_5XX,
+       FT_STATUS_CLASSES };
+
 typedef struct ft_api_worker_stats {
     _Atomic uint64_t seq; /* seqcount, odd while the worker updates */
-    _Atomic uint64_t pid, started_ns, requests_total, seqlock_retries;
-    uint8_t _pad[128 - 40];
+    _Atomic uint64_t pid, started_ns, requests_total, seqlock_retries, lat_sum_us_total;
+    _Atomic uint64_t _reserved[10];
+    _Atomic uint64_t by_route_status[FT_ROUTES][FT_STATUS_CLASSES];
+    _Atomic uint64_t hist_total[FT_HIST_BUCKETS];
     ft_api_bucket_t minutes[FT_MINUTES];
 } ft_api_worker_stats_t;
 
@@ -207,7 +222,9 @@ typedef struct ft_api_stats_header {
 } ft_api_stats_header_t;
 
 _Static_assert(sizeof(ft_api_stats_header_t) == 4096, "api header is one page");
-_Static_assert(offsetof(ft_api_worker_stats_t, minutes) == 128, "api worker layout");
+_Static_assert(offsetof(ft_api_worker_stats_t, by_route_status) == 128, "api worker layout");
+_Static_assert(offsetof(ft_api_worker_stats_t, minutes) == 128 + (FT_ROUTES * FT_STATUS_CLASSES + FT_HIST_BUCKETS) * 8,
+               "api worker layout");
 
 typedef struct ft_shm_capacity {
     uint32_t max_switches, max_counters, nslots;

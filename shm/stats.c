@@ -78,9 +78,13 @@ void ft_ingest_stats_record(ft_ingest_stats_t *st, uint64_t now_ns, ft_ingest_ou
         add(&st->total_count, 1);
         ft_seq_store(&st->consecutive_failures, 0);
         ft_seq_store(&st->last_ok_ns, now_ns);
-        if (outcome == FT_INGEST_UNCHANGED)
+        if (outcome == FT_INGEST_UNCHANGED) {
             add(&b->unchanged, 1);
+            add(&st->total_unchanged, 1);
+        }
     }
+    add(&st->total_dur_sum_us, dur_us);
+    add(&st->hist_total[ft_hist_index(dur_us)], 1);
     add(&b->rows_rejected, rows_rejected);
     add(&st->total_rows_rejected, rows_rejected);
     uint64_t n = ft_seq_load(&b->count) + ft_seq_load(&b->failures);
@@ -113,6 +117,9 @@ int ft_ingest_stats_read(const ft_ingest_stats_t *st, uint64_t now_ns, ft_ingest
         out->consecutive_failures = ft_seq_load(&st->consecutive_failures);
         for (int c = 0; c < FT_FAIL_CAUSES; c++)
             out->failures_by_cause[c] = ft_seq_load(&st->failures_by_cause[c]);
+        out->total_unchanged = ft_seq_load(&st->total_unchanged);
+        out->total_dur_sum_us = ft_seq_load(&st->total_dur_sum_us);
+        ft_seq_load_words(out->hist_total, st->hist_total, FT_HIST_BUCKETS);
         for (uint32_t i = 0; i < FT_MINUTES; i++) {
             const ft_ingest_bucket_t *b = &st->minutes[i];
             if (!minute_in_window(ft_seq_load(&b->minute), now_minute))
@@ -140,7 +147,25 @@ int ft_ingest_stats_read(const ft_ingest_stats_t *st, uint64_t now_ns, ft_ingest
     return -EAGAIN;
 }
 
-void ft_api_stats_record(ft_api_worker_stats_t *w, uint64_t now_ns, int status, uint64_t lat_us)
+int ft_status_class(int status)
+{
+    switch (status) {
+    case 304: return FT_STATUS_304;
+    case 400: return FT_STATUS_400;
+    case 404: return FT_STATUS_404;
+    case 405: return FT_STATUS_405;
+    case 414: return FT_STATUS_414;
+    default: return status >= 500 ? FT_STATUS_5XX : status >= 400 ? FT_STATUS_4XX : FT_STATUS_200;
+    }
+}
+
+const char *ft_status_class_label(int cls)
+{
+    static const char *const labels[FT_STATUS_CLASSES] = {"200", "304", "400", "404", "405", "414", "4xx", "5xx"};
+    return cls >= 0 && cls < FT_STATUS_CLASSES ? labels[cls] : "other";
+}
+
+void ft_api_stats_record(ft_api_worker_stats_t *w, uint64_t now_ns, int route, int status, uint64_t lat_us)
 {
     uint64_t minute = now_ns / 60000000000ULL;
     ft_api_bucket_t *b = &w->minutes[minute % FT_MINUTES];
@@ -160,6 +185,10 @@ void ft_api_stats_record(ft_api_worker_stats_t *w, uint64_t now_ns, int status, 
     if (lat_us > ft_seq_load(&b->lat_max_us))
         ft_seq_store(&b->lat_max_us, lat_us);
     add(&b->hist[ft_hist_index(lat_us)], 1);
+    if (route >= 0 && route < FT_ROUTES)
+        add(&w->by_route_status[route][ft_status_class(status)], 1);
+    add(&w->hist_total[ft_hist_index(lat_us)], 1);
+    add(&w->lat_sum_us_total, lat_us);
     ft_seqcount_write_end(&w->seq);
 }
 
@@ -178,6 +207,9 @@ int ft_api_stats_merge(const ft_api_worker_stats_t *w, uint64_t now_ns, ft_api_s
         uint64_t s = ft_seqcount_read_begin(&w->seq);
         one.requests_total = ft_seq_load(&w->requests_total);
         one.seqlock_retries = ft_seq_load(&w->seqlock_retries);
+        one.lat_sum_us_total = ft_seq_load(&w->lat_sum_us_total);
+        ft_seq_load_words(one.by_route_status, &w->by_route_status[0][0], FT_ROUTES * FT_STATUS_CLASSES);
+        ft_seq_load_words(one.hist_total, w->hist_total, FT_HIST_BUCKETS);
         for (uint32_t i = 0; i < FT_MINUTES; i++) {
             const ft_api_bucket_t *b = &w->minutes[i];
             if (!minute_in_window(ft_seq_load(&b->minute), now_minute) || ft_seq_load(&b->requests) == 0)
@@ -210,6 +242,12 @@ int ft_api_stats_merge(const ft_api_worker_stats_t *w, uint64_t now_ns, ft_api_s
             out->hist[h] += one.hist[h];
         out->requests_total += one.requests_total;
         out->seqlock_retries += one.seqlock_retries;
+        out->lat_sum_us_total += one.lat_sum_us_total;
+        for (int r = 0; r < FT_ROUTES; r++)
+            for (int c = 0; c < FT_STATUS_CLASSES; c++)
+                out->by_route_status[r][c] += one.by_route_status[r][c];
+        for (uint32_t h = 0; h < FT_HIST_BUCKETS; h++)
+            out->hist_total[h] += one.hist_total[h];
         return 0;
     }
     return -EAGAIN;

@@ -39,17 +39,22 @@ typedef struct ft_ingest_summary {
     uint64_t hist[FT_HIST_BUCKETS];
     uint64_t total_count, total_failures, total_rows_rejected, last_ok_ns, last_failure_ns, consecutive_failures;
     uint64_t failures_by_cause[FT_FAIL_CAUSES];
+    uint64_t total_unchanged, total_dur_sum_us, hist_total[FT_HIST_BUCKETS];
 } ft_ingest_summary_t;
 
 int ft_ingest_stats_read(const ft_ingest_stats_t *st, uint64_t now_ns, ft_ingest_summary_t *out);
 
-/* Writer (one apid worker, its own slot). */
-void ft_api_stats_record(ft_api_worker_stats_t *w, uint64_t now_ns, int status, uint64_t lat_us);
+/* Writer (one apid worker, its own slot). route is an FT_ROUTE_*. */
+void ft_api_stats_record(ft_api_worker_stats_t *w, uint64_t now_ns, int route, int status, uint64_t lat_us);
+int ft_status_class(int status);
+const char *ft_status_class_label(int cls);
 
 typedef struct ft_api_summary {
     uint64_t requests, failures, client_errors, not_modified, lat_sum_us, lat_min_us, lat_max_us;
     uint64_t hist[FT_HIST_BUCKETS];
-    uint64_t requests_total, seqlock_retries;
+    uint64_t requests_total, seqlock_retries, lat_sum_us_total;
+    uint64_t by_route_status[FT_ROUTES][FT_STATUS_CLASSES];
+    uint64_t hist_total[FT_HIST_BUCKETS];
 } ft_api_summary_t;
 
 /* Adds one worker's last 24 h into *out (call ft_api_summary_init first). */

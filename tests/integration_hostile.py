@@ -18,9 +18,9 @@ GOOD = "/telemetry/GetMetric?switch_id=sw-01&metric=latency"
 def raw(port, data, timeout=5.0, read_all=True):
     """Send raw bytes, return what came back (until close or timeout)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    s.sendall(data)
     out = b""
     try:
+        s.sendall(data)
         while True:
             chunk = s.recv(65536)
             if not chunk:
@@ -28,8 +28,8 @@ def raw(port, data, timeout=5.0, read_all=True):
             out += chunk
             if not read_all and b"\r\n\r\n" in out:
                 break
-    except socket.timeout:
-        pass
+    except (socket.timeout, ConnectionResetError, BrokenPipeError):
+        pass  # the server refused by closing: what it sent before (if anything) is the answer
     s.close()
     return out
 

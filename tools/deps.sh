@@ -4,7 +4,7 @@
 set -euo pipefail
 
 FABTEL_PKGS=(build-essential cmake pkg-config libh2o-evloop-dev libcsv-dev libjansson-dev libsystemd-dev libssl-dev zlib1g-dev python3 curl)
-FABTEL_TEST_PKGS=(clang libclang-rt-14-dev systemd wrk)
+FABTEL_TEST_PKGS=(clang libclang-rt-14-dev systemd wrk prometheus)
 
 fabtel_install() {
     local missing=()
