@@ -31,6 +31,9 @@
 
 typedef struct api_cache_entry {
     uint64_t epoch, gen, hash;
+    int gzip;          /* the request accepted gzip (part of the key) */
+    int body_gzip;     /* the stored body is gzip-encoded */
+    int vary_encoding;
     size_t uri_len;
     char uri[CACHE_URI_MAX];
     char etag[64];
@@ -73,8 +76,10 @@ int api_ctx_init(api_ctx_t *ctx, const api_config_t *cfg)
 
 void api_ctx_destroy(api_ctx_t *ctx)
 {
-    api_body_release(ctx->list_cache);
-    ctx->list_cache = NULL;
+    for (int k = 0; k < 2; k++) {
+        api_body_release(ctx->list_cache[k]);
+        ctx->list_cache[k] = NULL;
+    }
     ft_buf_destroy(&ctx->scratch);
     for (size_t i = 0; ctx->cache != NULL && i < CACHE_SLOTS; i++)
         api_body_release(ctx->cache[i].body);
@@ -98,8 +103,10 @@ void api_ctx_poll_segment(api_ctx_t *ctx)
                 ctx->shm.hdr->epoch);
         ft_shm_close(&ctx->shm);
         ctx->attached = 0;
-        api_body_release(ctx->list_cache);
-        ctx->list_cache = NULL;
+        for (int k = 0; k < 2; k++) {
+            api_body_release(ctx->list_cache[k]);
+            ctx->list_cache[k] = NULL;
+        }
     }
     char why[300];
     int r = ft_shm_open_reader(&ctx->shm, ctx->cfg.shm_name, why, sizeof(why));
@@ -305,20 +312,25 @@ static int resolve_names(const ft_snap_t *v, const api_param_t *p, int metric, l
     return 0;
 }
 
-/* The unfiltered body of generation g: from this worker's cache, or copied once out of the slot. */
-static api_body_t *cached_list(api_ctx_t *ctx, const ft_snap_t *v)
+/*
+ * The unfiltered body of generation g (k = 0) or its gzip form (k = 1): from
+ * this worker's cache, or copied once out of the slot. NULL when the slot has
+ * no such body (it did not fit: render it here instead).
+ */
+static api_body_t *cached_list(api_ctx_t *ctx, const ft_snap_t *v, int k)
 {
-    if (ctx->list_cache != NULL && ctx->cache_gen == v->gen && ctx->cache_epoch == ctx->shm.hdr->epoch)
-        return ctx->list_cache;
-    uint64_t len = ft_snap_hdr(v, FT_SLOT_BODY_LEN);
-    if (len == 0 || len > v->body_bytes)
-        return NULL; /* not pre-rendered (did not fit): render it here */
+    if (ctx->list_cache[k] != NULL && ctx->cache_gen[k] == v->gen && ctx->cache_epoch[k] == ctx->shm.hdr->epoch)
+        return ctx->list_cache[k];
+    uint64_t plain = ft_snap_hdr(v, FT_SLOT_BODY_LEN), off = k ? (plain + 7) / 8 * 8 : 0;
+    uint64_t len = k ? ft_snap_hdr(v, FT_SLOT_BODY_GZ_LEN) : plain;
+    if (len == 0 || plain == 0 || off > v->body_bytes || len > v->body_bytes - off)
+        return NULL;
     api_body_t *b = malloc(sizeof(*b) + len);
     if (b == NULL)
         return NULL;
     b->refcnt = 1;
     b->len = (size_t)len;
-    ft_seq_load_bytes(b->data, v->body, 0, (size_t)len);
+    ft_seq_load_bytes(b->data, v->body, off, (size_t)len);
     return b;
 }
 
@@ -344,24 +356,27 @@ static void list_metrics(api_ctx_t *ctx, const api_request_t *req, const api_que
         if (etag_matches(req, res->etag))
             return not_modified(res);
         if (plain) {
-            api_body_t *b = cached_list(ctx, &v);
+            res->vary_encoding = 1;
+            int k = req->accept_gzip && ft_snap_hdr(&v, FT_SLOT_BODY_GZ_LEN) != 0;
+            api_body_t *b = cached_list(ctx, &v, k);
             if (b != NULL) {
-                if (b != ctx->list_cache && ft_snap_retry(&v)) {
+                if (b != ctx->list_cache[k] && ft_snap_retry(&v)) {
                     ctx->retries++;
                     api_body_release(b);
                     continue;
                 }
-                if (b != ctx->list_cache) {
-                    api_body_release(ctx->list_cache);
-                    ctx->list_cache = b;
-                    ctx->cache_gen = v.gen;
-                    ctx->cache_epoch = ctx->shm.hdr->epoch;
+                if (b != ctx->list_cache[k]) {
+                    api_body_release(ctx->list_cache[k]);
+                    ctx->list_cache[k] = b;
+                    ctx->cache_gen[k] = v.gen;
+                    ctx->cache_epoch[k] = ctx->shm.hdr->epoch;
                 }
                 b->refcnt++;
                 res->shared = b;
                 res->status = 200;
                 res->body = b->data;
                 res->body_len = b->len;
+                res->gzip = k;
                 return;
             }
         }
@@ -526,9 +541,11 @@ static void health(api_ctx_t *ctx, api_response_t *res)
 
 /* ---- the answer cache ---- */
 
+/* The variant: path, query and, for the one answer that has a gzip form, the encoding. */
 static uint64_t uri_hash(const api_request_t *req)
 {
-    return ft_snap_name_hash(req->path, req->path_len) ^ (ft_snap_name_hash(req->query, req->query_len) * 31);
+    uint64_t h = ft_snap_name_hash(req->path, req->path_len) ^ (ft_snap_name_hash(req->query, req->query_len) * 31);
+    return req->accept_gzip ? h ^ 0x9e3779b97f4a7c15ULL : h;
 }
 
 static int uri_eq(const api_cache_entry_t *e, const api_request_t *req)
@@ -541,7 +558,8 @@ static int cache_lookup(api_ctx_t *ctx, const api_request_t *req, uint64_t h, ap
 {
     api_cache_entry_t *e = &ctx->cache[h % CACHE_SLOTS];
     uint64_t g = atomic_load_explicit(&ctx->shm.hdr->gen, memory_order_acquire);
-    if (e->body == NULL || e->gen != g || e->hash != h || e->epoch != ctx->shm.hdr->epoch || !uri_eq(e, req))
+    if (e->body == NULL || e->gen != g || e->hash != h || e->epoch != ctx->shm.hdr->epoch || e->gzip != req->accept_gzip ||
+        !uri_eq(e, req))
         return 0;
     ctx->cache_hits++;
     memcpy(res->etag, e->etag, sizeof(res->etag));
@@ -555,6 +573,8 @@ static int cache_lookup(api_ctx_t *ctx, const api_request_t *req, uint64_t h, ap
     res->status = 200;
     res->body = e->body->data;
     res->body_len = e->body->len;
+    res->gzip = e->body_gzip;
+    res->vary_encoding = e->vary_encoding;
     return 1;
 }
 
@@ -580,6 +600,9 @@ static void cache_store(api_ctx_t *ctx, const api_request_t *req, uint64_t h, ap
     e->epoch = ctx->shm.hdr->epoch;
     e->gen = res->gen;
     e->hash = h;
+    e->gzip = req->accept_gzip;
+    e->body_gzip = res->gzip;
+    e->vary_encoding = res->vary_encoding;
     e->uri_len = req->path_len + 1 + req->query_len;
     memcpy(e->uri, req->path, req->path_len);
     e->uri[req->path_len] = '?';
@@ -595,8 +618,15 @@ static int path_is(const api_request_t *req, const char *p)
     return req->path_len == strlen(p) && memcmp(req->path, p, req->path_len) == 0;
 }
 
-void api_handle(api_ctx_t *ctx, const api_request_t *req, api_response_t *res)
+void api_handle(api_ctx_t *ctx, const api_request_t *in, api_response_t *res)
 {
+    /* No query and no If-None-Match are empty strings from here on (memcmp/memcpy never see NULL). */
+    api_request_t local = *in;
+    const api_request_t *req = &local;
+    if (local.query == NULL)
+        local.query = "", local.query_len = 0;
+    if (local.path == NULL)
+        local.path = "", local.path_len = 0;
     memset(res, 0, sizeof(*res));
     res->route = FT_ROUTE_OTHER;
     if (req->path_len + req->query_len > ctx->cfg.max_uri)

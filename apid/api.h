@@ -49,8 +49,8 @@ typedef struct api_ctx {
     const ft_api_stats_header_t *stats_hdr; /* NULL when not run by the apid master (tests) */
     ft_api_worker_stats_t *my_stats;
     ft_buf_t scratch;
-    api_body_t *list_cache;
-    uint64_t cache_epoch, cache_gen;
+    api_body_t *list_cache[2]; /* the unfiltered ListMetrics of one generation: [0] identity, [1] gzip */
+    uint64_t cache_epoch[2], cache_gen[2];
     uint64_t retries; /* seqlock read retries */
     struct api_query *query;        /* the request's parsed query (8 KiB, allocated once) */
     struct api_list_filter *filter; /* ListMetrics filter indices (allocated once) */
@@ -61,6 +61,7 @@ typedef struct api_ctx {
 typedef struct api_request {
     const char *method, *path, *query, *if_none_match;
     size_t method_len, path_len, query_len, if_none_match_len;
+    int accept_gzip; /* Accept-Encoding names gzip */
 } api_request_t;
 
 typedef struct api_response {
@@ -73,6 +74,8 @@ typedef struct api_response {
     int retry_after;    /* seconds for a 503, 0 when none */
     int route;          /* FT_ROUTE_*, for the statistics */
     const char *content_type; /* NULL: application/json */
+    int gzip;                 /* the body is gzip-encoded (Content-Encoding: gzip) */
+    int vary_encoding;        /* the answer depends on Accept-Encoding (Vary) */
 } api_response_t;
 
 int api_ctx_init(api_ctx_t *ctx, const api_config_t *cfg);

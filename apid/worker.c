@@ -63,6 +63,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         r.if_none_match = req->headers.entries[i].value.base;
         r.if_none_match_len = req->headers.entries[i].value.len;
     }
+    i = h2o_find_header(&req->headers, H2O_TOKEN_ACCEPT_ENCODING, -1);
+    r.accept_gzip = i >= 0 && h2o_contains_token(req->headers.entries[i].value.base, req->headers.entries[i].value.len,
+                                                 H2O_STRLIT("gzip"), ',');
     api_response_t res;
     api_handle(&w->api, &r, &res);
 
@@ -72,6 +75,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, res.etag, strlen(res.etag));
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
     }
+    if (res.vary_encoding)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Accept-Encoding"));
+    if (res.gzip && res.status == 200)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_ENCODING, NULL, H2O_STRLIT("gzip"));
     if (res.status == 405)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, HEAD"));
     if (res.retry_after)
@@ -156,6 +163,15 @@ int api_worker_run(const api_worker_config_t *cfg, volatile sig_atomic_t *stop, 
         }
         h2o_evloop_run(w->ctx.loop, POLL_MS);
     }
+    /* Tear down in reverse, so a sanitizer build reports only real leaks at exit. */
+    h2o_timeout_unlink(&w->poll);
+    h2o_socket_read_stop(listener);
+    h2o_socket_close(listener);
+    h2o_evloop_t *loop = w->ctx.loop;
+    h2o_context_dispose(&w->ctx);
+    h2o_config_dispose(&w->config);
+    h2o_evloop_destroy(loop);
     api_ctx_destroy(&w->api);
+    free(w);
     return 0;
 }

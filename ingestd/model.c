@@ -12,6 +12,8 @@
 #include "snapshot.h"
 #include "util.h"
 
+#include <zlib.h>
+
 /*
  * Text cells live in one arena per generation (m->text_arena), each entry
  * 8-byte aligned, and a text cell's value is an ft_text_ref into it. The
@@ -45,7 +47,9 @@ int ingest_model_init(ingest_model_t *m, const ft_shm_capacity_t *cap, uint64_t 
     m->hash = calloc(l.hash_size, sizeof(*m->hash));
     m->colmap = calloc(cap->max_counters + 1, sizeof(*m->colmap));
     m->catalog_ver = 1;
+    m->gzip = 1;
     ft_buf_init(&m->render);
+    ft_buf_init(&m->render_gz);
     if (!m->cols || !m->rows || !m->free_rows || !m->vals || !m->hash || !m->colmap) {
         ingest_model_destroy(m);
         return -ENOMEM;
@@ -67,6 +71,11 @@ void ingest_model_destroy(ingest_model_t *m)
     free(m->newkey_hash);
     free(m->parsed);
     ft_buf_destroy(&m->render);
+    ft_buf_destroy(&m->render_gz);
+    if (m->zstream != NULL) {
+        deflateEnd(m->zstream);
+        free(m->zstream);
+    }
     memset(m, 0, sizeof(*m));
 }
 
@@ -503,6 +512,36 @@ static uint64_t row_meta(const ingest_row_t *r)
     return (uint64_t)r->len | (r->used ? FT_ROW_USED : 0) | (r->present ? FT_ROW_PRESENT : 0) | (r->stale ? FT_ROW_STALE : 0);
 }
 
+/* m->render -> m->render_gz (gzip format). 0 or -ENOMEM. */
+static int gzip_body(ingest_model_t *m)
+{
+    z_stream *z = m->zstream;
+    if (z == NULL) {
+        if ((z = calloc(1, sizeof(*z))) == NULL)
+            return -ENOMEM;
+        if (deflateInit2(z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+            free(z);
+            return -ENOMEM;
+        }
+        m->zstream = z;
+    } else {
+        deflateReset(z);
+    }
+    size_t bound = deflateBound(z, m->render.len);
+    m->render_gz.len = 0;
+    m->render_gz.failed = 0;
+    if (ft_buf_reserve(&m->render_gz, bound) != 0)
+        return -ENOMEM;
+    z->next_in = (Bytef *)m->render.data;
+    z->avail_in = (uInt)m->render.len;
+    z->next_out = (Bytef *)m->render_gz.data;
+    z->avail_out = (uInt)bound;
+    if (deflate(z, Z_FINISH) != Z_STREAM_END)
+        return -ENOMEM;
+    m->render_gz.len = bound - z->avail_out;
+    return 0;
+}
+
 int ingest_model_publish(ingest_model_t *m, ft_shm_t *shm, uint64_t now_ns)
 {
     const ft_shm_header_t *h = shm->hdr;
@@ -562,6 +601,12 @@ int ingest_model_publish(ingest_model_t *m, ft_shm_t *shm, uint64_t now_ns)
     if (ft_render_list(&m->render, &v, &all) == 0 && m->render.len <= h->body_bytes) {
         ft_seq_store_bytes(body, 0, m->render.data, m->render.len);
         ft_seq_store(&slot[FT_SLOT_BODY_LEN], m->render.len);
+        /* Its gzip form right after it, for clients that accept it (fast level: it is redone every generation). */
+        uint64_t gz_off = align8(m->render.len);
+        if (m->gzip && gzip_body(m) == 0 && gz_off + m->render_gz.len <= h->body_bytes) {
+            ft_seq_store_bytes(body, gz_off, m->render_gz.data, m->render_gz.len);
+            ft_seq_store(&slot[FT_SLOT_BODY_GZ_LEN], m->render_gz.len);
+        }
     }
 
     ft_seq_write_publish(&shm->hdr->gen, n); /* W3 */

@@ -89,6 +89,9 @@ typedef struct ingest_model {
     uint64_t *parsed;     /* per batch field: its value, parsed once when the row is judged */
     size_t parsed_cap;
     ft_buf_t render;     /* the pre-rendered ListMetrics body */
+    ft_buf_t render_gz;  /* and its gzip form */
+    void *zstream;       /* a reused zlib deflate stream */
+    int gzip;            /* pre-compress the body too (ingest_model_init default: on) */
 } ingest_model_t;
 
 int ingest_model_init(ingest_model_t *m, const ft_shm_capacity_t *cap, uint64_t forget_after_ns);

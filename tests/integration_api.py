@@ -5,7 +5,9 @@ the master's death taking its workers with it. Usage: integration_api.py BUILD_D
 import http.server
 import json
 import os
+import re
 import signal
+import subprocess
 import socket
 import sys
 import threading
@@ -103,6 +105,16 @@ def test_endpoints(env):
     st, hdrs, _ = api(base, "/telemetry/ListMetrics")
     st, _, _ = api(base, "/telemetry/ListMetrics", headers={"If-None-Match": hdrs.get("etag")})
     check(st == 304, "ListMetrics 304, got %d" % st)
+    # The pre-compressed gzip variant, for clients that accept it: same document, its own ETag, Vary on the encoding.
+    import gzip as gz
+    import urllib.request
+    with urllib.request.urlopen(urllib.request.Request(base + "/telemetry/ListMetrics", headers={"Accept-Encoding": "gzip"})) as r:
+        zbody, zh = r.read(), {k.lower(): v for k, v in r.headers.items()}
+    st, ih, ibody = http_get(base + "/telemetry/ListMetrics")
+    check(zh.get("content-encoding") == "gzip" and gz.decompress(zbody) == ibody and len(zbody) < len(ibody) / 2,
+          "gzip variant: %s, %d vs %d bytes" % (zh, len(zbody), len(ibody)))
+    check(zh.get("etag") != {k.lower(): v for k, v in ih.items()}.get("etag") and "accept-encoding" in zh.get("vary", "").lower(),
+          "gzip variant has its own ETag and Vary: %s" % zh)
     st, hdrs, _ = api(base, "/telemetry/ListMetrics", method="HEAD")
     check(st == 200 and int(hdrs.get("content-length", "0")) > 100, "HEAD: %d %s" % (st, hdrs))
 
@@ -128,6 +140,13 @@ def test_endpoints(env):
           "performance counts: %s" % doc)
     check(doc["total_api_requests_failures_24"] >= 2, "503s count as failures: %s" % doc)
     check(doc["p99_api_latency_ms"] >= doc["p50_api_latency_ms"] > 0, "percentiles: %s" % doc)
+
+    # shmdump --stats shows apid's workers; --watch redraws until interrupted.
+    rc, out, err = env.shmdump("--stats", "--header")
+    check(rc == 0 and re.search(r"2 of 2 workers alive", out) and re.search(r"^all\s+\d+", out, re.M), "shmdump --stats:\n" + out + err)
+    w = subprocess.run(["timeout", "-s", "INT", "1.6", env.bin("tools/shmdump/shmdump"), "--shm-name", env.shm, "--watch", "0.5"],
+                       capture_output=True, text=True)
+    check(w.stdout.count("generation ") >= 2 and "\033[2J" in w.stdout, "shmdump --watch should redraw: %r" % w.stdout[:200])
     return prod, apid, ing, base, want
 
 

@@ -85,13 +85,15 @@ def test_kill_loop(env, kills):
         r.start()
     first.stop(signal.SIGKILL)
     rng = random.Random(1)
-    attached = 0
+    attached = recreated = 0
     t0 = time.time()
     for k in range(kills):
         ing = env.ingestd(prod.url)
         time.sleep(rng.uniform(0.005, 0.08))  # lands before, during or after a publish
         ing.stop(signal.SIGKILL)
-        attached += "event=segment_attached" in ing.text()
+        text = ing.text()
+        attached += "event=segment_attached" in text
+        recreated += "event=segment_created" in text or "event=segment_recreated" in text
         env.procs.remove(ing)
     elapsed = time.time() - t0
     last = env.ingestd(prod.url)
@@ -106,7 +108,9 @@ def test_kill_loop(env, kills):
     gens = len(set().union(*(r.generations for r in readers)))
     print("kill loop: %d SIGKILLs in %.1f s, %d reattached, readers checked %d snapshots (%d generations), torn %d, "
           "backwards %d, reader errors %d" % (kills, elapsed, attached, reads, gens, torn, backwards, sum(r.errors for r in readers)))
-    check(attached >= kills * 0.9, "restarted ingestds should reattach (%d of %d logged it)" % (attached, kills))
+    # Some are killed before they log anything (a slow sanitizer build most of all); none may re-create the segment.
+    check(attached >= kills // 2 and recreated == 0, "restarted ingestds reattach (%d of %d logged it, %d re-created)" % (
+        attached, kills, recreated))
     check(reads > 100 and gens > 20, "readers should see many snapshots (%d reads, %d generations)" % (reads, gens))
     check(torn == 0, "no torn or half-published snapshot may be served (%d)" % torn)
     check(backwards == 0, "the generation must never go backwards (%d)" % backwards)

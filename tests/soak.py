@@ -49,9 +49,13 @@ def main():
         check(non2xx is None, "no non-2xx answers: %s" % (non2xx and non2xx.group(0)))
         check(sockerr is None, "no socket errors: %s" % (sockerr and sockerr.group(0)))
         check(set(after) == set(before), "no worker died during the soak")
+        # Under ASan freed memory sits in its quarantine (hundreds of MB), so RSS says nothing there: leaks are
+        # judged by LeakSanitizer at shutdown instead, and flatness in the normal build.
+        with open(env.bin("apid/fabtel-apid"), "rb") as f:
+            sanitized = b"__asan_init" in f.read()
         for w in before:
             grow = after.get(w, 0) - before[w]
-            check(grow < max(2048, before[w] // 5), "worker %d RSS flat: %d kB -> %d kB" % (w, before[w], after.get(w, 0)))
+            check(sanitized or grow < max(2048, before[w] // 5), "worker %d RSS flat: %d kB -> %d kB" % (w, before[w], after.get(w, 0)))
         gen = http_get(base + "/health")[2]
         check(b'"status":"ok"' in gen, "healthy after the soak: %s" % gen)
         apid.stop()

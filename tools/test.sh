@@ -26,4 +26,10 @@ echo "== libFuzzer targets (clang), a short bounded run each"
 CC=clang cmake -S . -B build-fuzz -DFABTEL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j"$jobs"
 (cd build-fuzz && ctest --output-on-failure -j1)
+echo "== package: build the .deb, install it, run the installed binaries"
+if [ "$(id -u)" -eq 0 ]; then
+    bash tools/package-test.sh
+else
+    echo "(skipped: installing a package needs root)"
+fi
 echo "== all tests passed"

@@ -3,10 +3,18 @@
  * snapshot as an aligned table, JSON or CSV. It reads through the same
  * seqlock as apid (shm/snapshot.h), maps the segment read-only, and refuses a
  * missing, foreign or incompatible segment with a message and exit status 1.
+ * --stats adds the ingest figures and apid's per-worker figures (from the
+ * API stats segment, also mapped read-only); --watch refreshes like top.
  */
+#include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "log.h"
@@ -134,6 +142,68 @@ static void print_header(const ft_shm_t *shm)
                s.attempts ? (double)s.dur_sum_us / (double)s.attempts / 1000 : 0.0, (double)s.dur_max_us / 1000);
 }
 
+static const char *const cause_names[FT_FAIL_CAUSES] = {"connect", "http", "timeout", "truncated", "parse", "capacity", "-", "-"};
+
+/* Ingest figures (data segment) and apid's per-worker figures (the "-api" segment), both read-only. */
+static void print_stats(const ft_shm_t *shm)
+{
+    uint64_t now = ft_now_ns();
+    ft_ingest_summary_t in;
+    if (ft_ingest_stats_read(ft_shm_ingest_stats(shm), now, &in) == 0) {
+        printf("\ningest (lifetime)  %" PRIu64 " ok (%" PRIu64 " unchanged), %" PRIu64 " failed, %" PRIu64 " rows rejected\n",
+               in.total_count, in.total_unchanged, in.total_failures, in.total_rows_rejected);
+        printf("failures by cause ");
+        for (int c = 0; c < 6; c++)
+            printf(" %s=%" PRIu64, cause_names[c], in.failures_by_cause[c]);
+        printf("\ningest 24h p50/p99 %.3f / %.3f ms\n", (double)ft_hist_quantile_us(in.hist, 0.5) / 1000,
+               (double)ft_hist_quantile_us(in.hist, 0.99) / 1000);
+    }
+    char name[300];
+    snprintf(name, sizeof(name), "%s-api", shm->name);
+    int fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || (size_t)st.st_size < sizeof(ft_api_stats_header_t)) {
+        printf("\napid               no stats segment %s (apid not running)\n", name);
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED)
+        return;
+    const ft_api_stats_header_t *h = p;
+    if (atomic_load_explicit(&h->magic, memory_order_acquire) != FT_SHM_API_MAGIC || h->worker_off < sizeof(*h) ||
+        h->worker_size < sizeof(ft_api_worker_stats_t) || h->nworkers_max > FT_API_MAX_WORKERS ||
+        h->worker_off + h->nworkers_max * h->worker_size > (uint64_t)st.st_size) {
+        printf("\napid               %s is not a fabtel API stats segment\n", name);
+        munmap(p, (size_t)st.st_size);
+        return;
+    }
+    printf("\napid               master pid %" PRIu64 ", %" PRIu64 " of %" PRIu64 " workers alive, %" PRIu64 " restarts\n",
+           (uint64_t)atomic_load(&h->master_pid), (uint64_t)atomic_load(&h->workers_alive), h->nworkers_max,
+           (uint64_t)atomic_load(&h->restarts));
+    printf("%-7s %-8s %12s %10s %8s %8s %9s %9s %9s\n", "worker", "pid", "requests", "24h", "5xx", "4xx", "p50 ms", "p99 ms",
+           "retries");
+    ft_api_summary_t all;
+    ft_api_summary_init(&all);
+    for (uint64_t i = 0; i < h->nworkers_max; i++) {
+        const ft_api_worker_stats_t *w = (const void *)((const char *)p + h->worker_off + i * h->worker_size);
+        ft_api_summary_t one;
+        ft_api_summary_init(&one);
+        if (ft_api_stats_merge(w, now, &one) != 0 || ft_api_stats_merge(w, now, &all) != 0)
+            continue;
+        printf("%-7" PRIu64 " %-8" PRIu64 " %12" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64 " %9.3f %9.3f %9" PRIu64 "\n", i,
+               (uint64_t)atomic_load(&w->pid), one.requests_total, one.requests, one.failures, one.client_errors,
+               (double)ft_hist_quantile_us(one.hist, 0.5) / 1000, (double)ft_hist_quantile_us(one.hist, 0.99) / 1000,
+               one.seqlock_retries);
+    }
+    printf("%-7s %-8s %12" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64 " %9.3f %9.3f %9" PRIu64 "\n", "all", "", all.requests_total,
+           all.requests, all.failures, all.client_errors, (double)ft_hist_quantile_us(all.hist, 0.5) / 1000,
+           (double)ft_hist_quantile_us(all.hist, 0.99) / 1000, all.seqlock_retries);
+    munmap(p, (size_t)st.st_size);
+}
+
 static void print_table(const dump_t *d)
 {
     size_t w[FT_MAX_COUNTERS_LIMIT + 2] = {0};
@@ -210,17 +280,65 @@ static int print_json(const ft_shm_t *shm, const char *only)
     return 0;
 }
 
+static volatile sig_atomic_t watch_stop;
+
+static void on_int(int sig)
+{
+    (void)sig;
+    watch_stop = 1;
+}
+
+/* Like top: header, figures and the table, redrawn in place every `seconds` until Ctrl-C. */
+static int watch_loop(const ft_shm_t *shm, const char *only, double seconds, int stats)
+{
+    signal(SIGINT, on_int);
+    signal(SIGTERM, on_int);
+    while (!watch_stop) {
+        printf("\033[H\033[2J");
+        print_header(shm);
+        if (stats)
+            print_stats(shm);
+        dump_t d = {0};
+        ft_buf_init(&d.cells);
+        uint64_t retries = 0;
+        if (atomic_load_explicit(&shm->hdr->gen, memory_order_acquire) != 0 && copy_snapshot(shm, only, &d, &retries) == 0) {
+            printf("\n");
+            print_table(&d);
+        }
+        free(d.cell_off);
+        free(d.stale);
+        ft_buf_destroy(&d.cells);
+        fflush(stdout);
+        struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *shm_name = "/fabtel", *only = NULL;
-    int json = 0, csv = 0, header_only = 0;
+    int json = 0, csv = 0, header_only = 0, stats = 0;
+    double watch = 0;
     const ft_opt_t opts[] = {
         {"shm-name", FT_OPT_STR, &shm_name, "NAME", "data segment to read", 0, 0},
         {"json", FT_OPT_BOOL, &json, "", "print the snapshot as JSON (the ListMetrics form)", 0, 0},
         {"csv", FT_OPT_BOOL, &csv, "", "print the snapshot as CSV", 0, 0},
         {"switch", FT_OPT_STR, &only, "ID", "print only this switch", 0, 0},
         {"header", FT_OPT_BOOL, &header_only, "", "print only the segment header", 0, 0},
+        {"stats", FT_OPT_BOOL, &stats, "", "also print ingest and per-worker API figures", 0, 0},
+        {"watch", FT_OPT_F64, &watch, "[SECONDS]", "refresh in place every SECONDS (1 when given alone) until Ctrl-C", 0, 3600},
     };
+    /* --watch takes an optional value: a bare --watch means every second. */
+    char *args[64];
+    int nargs = 0;
+    for (int a = 0; a < argc && nargs < 62; a++) {
+        args[nargs++] = argv[a];
+        if (strcmp(argv[a], "--watch") == 0 && (a + 1 >= argc || strncmp(argv[a + 1], "--", 2) == 0))
+            args[nargs++] = "1";
+    }
+    argc = nargs;
+    argv = args;
     int r = ft_opt_parse("shmdump", "FABTEL_SHMDUMP", "Prints a fabtel data segment (read-only).", opts, sizeof(opts) / sizeof(opts[0]),
                          argc, argv);
     if (r != 0)
@@ -231,12 +349,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "shmdump: %s\n", why);
         return 1;
     }
+    if (watch > 0)
+        return watch_loop(&shm, only, watch, stats);
     int rc = 0;
     dump_t d = {0};
     ft_buf_init(&d.cells);
     uint64_t retries = 0;
     if (!json && !csv)
         print_header(&shm);
+    if (stats && !json && !csv)
+        print_stats(&shm);
     if (header_only)
         goto out;
     if (atomic_load_explicit(&shm.hdr->gen, memory_order_acquire) == 0) {
