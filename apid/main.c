@@ -7,20 +7,7 @@
 #include "log.h"
 #include "master.h"
 #include "opt.h"
-
-static volatile sig_atomic_t stop_requested, reopen_requested;
-
-static void on_stop(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
-static void on_hup(int sig)
-{
-    (void)sig;
-    reopen_requested = 1;
-}
+#include "sig.h"
 
 static void on_chld(int sig)
 {
@@ -55,16 +42,12 @@ int main(int argc, char **argv)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         workers = n > 0 ? n : 1;
     }
+    static ft_sigflags_t sig;
+    ft_signals_install(&sig);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_stop;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sa.sa_handler = on_hup;
-    sigaction(SIGHUP, &sa, NULL);
     sa.sa_handler = on_chld;
     sigaction(SIGCHLD, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
     api_master_config_t cfg = {listen, (unsigned)workers, {shm_name, stale_after, (size_t)max_uri, prom_counters}};
-    return api_master_run(&cfg, &stop_requested, &reopen_requested);
+    return api_master_run(&cfg, &sig.stop, &sig.reopen);
 }

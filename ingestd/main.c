@@ -8,32 +8,7 @@
 #include "notify.h"
 #include "util.h"
 #include "opt.h"
-
-static volatile sig_atomic_t stop_requested, reopen_requested;
-
-static void on_stop(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
-static void on_hup(int sig)
-{
-    (void)sig;
-    reopen_requested = 1;
-}
-
-static void install_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_stop; /* no SA_RESTART: the event loop's wait returns at once */
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sa.sa_handler = on_hup;
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
+#include "sig.h"
 
 int main(int argc, char **argv)
 {
@@ -79,7 +54,8 @@ int main(int argc, char **argv)
         .cap = {(uint32_t)max_switches, (uint32_t)max_counters, (uint32_t)slots,
                 (uint64_t)(text_bytes ? text_bytes : max_switches * 128), (uint64_t)(body_bytes ? body_bytes : max_switches * 1024)},
     };
-    install_signals();
+    static ft_sigflags_t sig;
+    ft_signals_install(&sig);
     static ingestd_t d;
     if (ingestd_init(&d, &cfg) != 0) {
         ingestd_destroy(&d);
@@ -90,9 +66,9 @@ int main(int argc, char **argv)
     ft_notify_init(&notify);
     ft_notify_ready(&notify, "segment ready, fetching");
     uint64_t next_status = 0;
-    while (!stop_requested) {
-        if (reopen_requested) {
-            reopen_requested = 0;
+    while (!sig.stop) {
+        if (sig.reopen) {
+            sig.reopen = 0;
             ft_log_reopen();
         }
         ingestd_run_once(&d, ft_notify_max_wait_ms(&notify));

@@ -468,7 +468,11 @@ int ingest_model_apply(ingest_model_t *m, const ingest_batch_t *b, uint64_t now_
                 uint64_t ref = v[c];
                 if (m->row_ok[r])
                     v[c] = arena_put(arena, s, len);
-                else if (ref != FT_CELL_NULL_TEXT && (uint64_t)ft_text_ref_off(ref) + ft_text_ref_len(ref) <= old.len)
+                else if (ref == FT_CELL_NULL_TEXT || (uint64_t)ft_text_ref_off(ref) + ft_text_ref_len(ref) > old.len)
+                    v[c] = FT_CELL_NULL_TEXT; /* nothing to carry over: never a ref into the wrong arena */
+                else if (ft_text_ref_len(ref) == 0)
+                    v[c] = arena_put(arena, "", 0); /* (old.data may be NULL: no pointer arithmetic on it) */
+                else
                     v[c] = arena_put(arena, old.data + ft_text_ref_off(ref), ft_text_ref_len(ref));
             } else if (m->row_ok[r]) {
                 v[c] = m->parsed[b->row_first[r] + j];

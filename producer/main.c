@@ -7,21 +7,8 @@
 #include "notify.h"
 #include "util.h"
 #include "opt.h"
+#include "sig.h"
 #include "server.h"
-
-static volatile sig_atomic_t stop_requested, reopen_requested;
-
-static void on_stop(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
-static void on_hup(int sig)
-{
-    (void)sig;
-    reopen_requested = 1;
-}
 
 int main(int argc, char **argv)
 {
@@ -52,14 +39,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "fabtel-producer: bad --log-level '%s' or cannot open --log-file '%s'\n", log_level, log_file);
         return 2;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_stop;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sa.sa_handler = on_hup;
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    static ft_sigflags_t sig;
+    ft_signals_install(&sig);
 
     prod_config_t cfg = {listen, (uint32_t)switches, interval, slow, (uint64_t)seed, seed >= 0, mode};
     static prod_server_t srv;
@@ -69,15 +50,15 @@ int main(int argc, char **argv)
     ft_notify_init(&notify);
     ft_notify_ready(&notify, "serving the fabric");
     uint64_t next_status = 0;
-    while (!stop_requested) {
+    while (!sig.stop) {
         ft_notify_tick(&notify);
         if (ft_mono_ns() >= next_status) {
             ft_notify_status(&notify, "serving %u switches on %s, generation %llu", cfg.switches, srv.bound,
                              (unsigned long long)srv.cur->gen);
             next_status = ft_mono_ns() + 1000000000ULL;
         }
-        if (reopen_requested) {
-            reopen_requested = 0;
+        if (sig.reopen) {
+            sig.reopen = 0;
             ft_log_reopen();
         }
         prod_server_run_once(&srv, ft_notify_max_wait_ms(&notify));

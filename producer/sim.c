@@ -118,17 +118,10 @@ static size_t put_fixed(char *p, double v, int dec)
     return o;
 }
 
+/* The simulated counters stay far below 2^63, so the signed formatter serves. */
 static size_t put_u64(char *p, uint64_t x)
 {
-    char tmp[24];
-    size_t n = 0, o = 0;
-    do {
-        tmp[n++] = (char)('0' + x % 10);
-        x /= 10;
-    } while (x);
-    while (n)
-        p[o++] = tmp[--n];
-    return o;
+    return ft_fmt_i64(p, (int64_t)x);
 }
 
 int prod_sim_render(const prod_sim_t *s, ft_buf_t *out)

@@ -132,12 +132,35 @@ class Env:
     def cleanup(self):
         for p in self.procs:
             p.stop(signal.SIGKILL)
-        for name in (self.shm,):
-            for suffix in ("", ".lock", "-api"):
-                try:
-                    os.unlink("/dev/shm" + name + suffix)
-                except FileNotFoundError:
-                    pass
+        unlink_segment(self.shm)
+
+
+def free_port():
+    """A port that was free a moment ago (for a server that must come back on the same port)."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def unlink_segment(name):
+    """Remove a data segment, its writer lock and its API stats segment."""
+    for suffix in ("", ".lock", "-api"):
+        try:
+            os.unlink("/dev/shm" + name + suffix)
+        except FileNotFoundError:
+            pass
+
+
+def children(pid):
+    """The pids of a process's children (apid's workers)."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except FileNotFoundError:
+        return []
 
 
 def http_get(url, headers=None, timeout=10.0, method="GET"):

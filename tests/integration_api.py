@@ -14,7 +14,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fabtel_test import Env, check, http_get, parse_csv, report, same_value  # noqa: E402
+from fabtel_test import Env, check, children, http_get, parse_csv, report, same_value, unlink_segment  # noqa: E402
 
 PERF_FIELDS = ["measure-timestamp", "total_ingest_count_24", "total_ingest_failures_24", "max_ingest_duration_ms",
                "avg_ingest_duration_ms", "min_ingest_duration_ms", "total_api_requests_24",
@@ -38,14 +38,6 @@ def expect_error(base, path, status, fragment, method="GET"):
     st, hdrs, doc = api(base, path, method=method)
     ok = st == status and doc and doc.get("error", {}).get("status") == status and fragment in doc["error"].get("message", "")
     check(ok, "%s %s: expected %d with '%s', got %d %s" % (method, path[:80], status, fragment, st, doc))
-
-
-def children(pid):
-    try:
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            return [int(x) for x in f.read().split()]
-    except FileNotFoundError:
-        return []
 
 
 def test_endpoints(env):
@@ -249,11 +241,7 @@ def test_escaping(env):
     ing.stop()
     apid.stop()
     srv.shutdown()
-    for suffix in ("", ".lock", "-api"):
-        try:
-            os.unlink("/dev/shm" + shm + suffix)
-        except FileNotFoundError:
-            pass
+    unlink_segment(shm)
 
 
 def main():

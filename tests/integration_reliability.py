@@ -5,6 +5,7 @@ out and recovers from by itself. Usage: integration_reliability.py BUILD_DIR
 FABTEL_KILLS overrides the number of kills (default 200)."""
 import datetime
 import http.client
+import http.server
 import json
 import os
 import random
@@ -16,15 +17,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fabtel_test import Env, check, http_get, report  # noqa: E402
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from fabtel_test import Env, check, free_port, http_get, report, unlink_segment  # noqa: E402
 
 
 def us(ts):
@@ -156,16 +149,63 @@ def test_producer_outage(env):
     prod2.stop()
     ing.stop()
     apid.stop()
-    for suffix in ("", ".lock", "-api"):
+    unlink_segment(shm)
+
+
+class Trickle(http.server.BaseHTTPRequestHandler):
+    """A source whose body never ends: it announces 10 MB and sends a byte every 100 ms."""
+    first = True
+
+    def do_GET(self):
+        body = b"switch_id,a\ns1,1\n"
+        if Trickle.first:  # the first answer is good, so there is data to keep
+            Trickle.first = False
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", "10000000")
+        self.end_headers()
         try:
-            os.unlink("/dev/shm" + shm + suffix)
-        except FileNotFoundError:
+            for _ in range(600):
+                self.wfile.write(b"s")
+                self.wfile.flush()
+                time.sleep(0.1)
+        except OSError:
             pass
+
+    def log_message(self, *a):
+        pass
+
+
+def test_endless_body(env):
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    shm = env.shm + "-trickle"
+    ing = env.ingestd("http://127.0.0.1:%d/x.csv" % srv.server_port, "--interval", "0.3", "--timeout", "1", "--backoff-max", "0.5",
+                      shm=shm)
+    check(env.wait_for(lambda: env.header(shm=shm)["generation"] == 1), "first (good) body published")
+    t0 = time.time()
+    m = ing.wait_log(r"event=ingest_failing cause=timeout", timeout=5)
+    took = time.time() - t0
+    check(m is not None and took < 2.5, "a body that never ends fails at the deadline (%.2f s):\n%s" % (took, ing.text()))
+    h = env.header(shm=shm)
+    check(h["generation"] == 1 and h.get("failed", 0) >= 1, "last good data kept, failure counted: %s" % h["text"])
+    rc, out, _ = env.shmdump("--csv", shm=shm)
+    check(out == "switch_id,a\ns1,1\n", "the good snapshot is still served: %r" % out)
+    st = os.stat("/dev/shm" + shm)
+    check(st.st_mode & 0o777 == 0o640, "the segment is created 0640, got %o" % (st.st_mode & 0o777))
+    ing.stop()
+    srv.shutdown()
+    unlink_segment(shm)
 
 
 def main():
     env = Env(sys.argv[1])
     try:
+        test_endless_body(env)
         test_producer_outage(env)
         test_kill_loop(env, int(os.environ.get("FABTEL_KILLS", "200")))
     finally:

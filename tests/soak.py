@@ -8,12 +8,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fabtel_test import Env, check, http_get, report  # noqa: E402
-
-
-def children(pid):
-    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-        return [int(x) for x in f.read().split()]
+from fabtel_test import Env, check, children, http_get, report  # noqa: E402
 
 
 def rss_kb(pid):

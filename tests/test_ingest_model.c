@@ -308,6 +308,17 @@ static void test_columns_stable_and_reattach(void)
     env_destroy(&e);
 }
 
+/* Found by fuzz_csv: a stale row carrying an empty text cell over from an arena that holds no bytes. */
+static void test_stale_empty_text(void)
+{
+    env_t e;
+    env_init(&e, cap_default, 3600e9);
+    CHECK(ingest(&e, "switch_id,t,n\ns1,,1\n") == 0, "empty text: %s", e.res.why);
+    CHECK(ingest(&e, "switch_id,t,n\ns1,x\n") == 0, "short row: %s", e.res.why);
+    CHECK_EQ_STR(row_json(&e, "s1"), "\"metrics\":[{\"switch_id\":\"s1\",\"t\":\"\",\"n\":1,\"stale\":true}]}");
+    env_destroy(&e);
+}
+
 static void test_body_cap(void)
 {
     ingest_batch_t b;
@@ -337,6 +348,7 @@ int main(void)
     test_hostile_cells();
     test_absent_and_forget();
     test_columns_stable_and_reattach();
+    test_stale_empty_text();
     test_body_cap();
     return check_report("test_ingest_model");
 }

@@ -27,7 +27,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-from fabtel_test import Env, http_get  # noqa: E402
+from fabtel_test import Env, children, free_port, http_get  # noqa: E402
 
 RESULTS = []
 
@@ -96,14 +96,6 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def children(pid):
-    try:
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            return [int(x) for x in f.read().split()]
-    except FileNotFoundError:
-        return []
-
-
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         m = re.search(r"VmRSS:\s+(\d+)", f.read())
@@ -131,11 +123,7 @@ def h2o_static(env, body, name):
     for d in (env.dir, docroot):
         os.chmod(d, 0o755)
     os.chmod(os.path.join(docroot, "list.json"), 0o644)
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = free_port()
     conf = os.path.join(env.dir, "h2o-%s.conf" % name)
     with open(conf, "w") as f:
         f.write("listen:\n  host: 127.0.0.1\n  port: %d\nnum-threads: 2\nhosts:\n  default:\n    paths:\n      /:\n"
@@ -226,25 +214,40 @@ def case_freshness(env, args):
         stop_all(env, apid, ing, prod)
 
 
+def private_kb(pid):
+    """Memory private to the process (not the shared segment mapping), from smaps_rollup."""
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        t = f.read()
+    return sum(int(x) for x in re.findall(r"Private_(?:Clean|Dirty):\s+(\d+)", t))
+
+
 def case_ingest(env, args):
-    for n in (50, 10000, 100000):
-        prod, ing, apid, base, shm = start_fabric(env, n, 3600, "in%d" % n, extra_ingest=("--log-level", "debug"))
-        m = ing.wait_log(r"event=published generation=1 switches=(\d+) bytes=(\d+) duration_us=(\d+)", timeout=60)
+    for n, interval in ((50, 0.5), (10000, 1.0), (100000, 3.0)):
+        prod, ing, apid, base, shm = start_fabric(env, n, interval, "in%d" % n, extra_ingest=("--log-level", "debug"))
         case = "5 ingest %d sw" % n
-        if not m:
+        end = time.time() + 60
+        while time.time() < end and len(re.findall(r"event=published generation=\d+", ing.text())) < 4:
+            time.sleep(0.2)
+        runs = [(int(b), int(u)) for b, u in re.findall(r"event=published generation=\d+ switches=\d+ bytes=(\d+) duration_us=(\d+)",
+                                                        ing.text())]
+        if len(runs) < 2:
             record(case, "published", "no", "", ing.text()[-300:])
             stop_all(env, apid, ing, prod)
             continue
-        nbytes, us = int(m.group(2)), int(m.group(3))
+        nbytes = runs[0][0]
+        steady = statistics.median(u for _, u in runs[1:4])
         record(case, "CSV body", nbytes / 1e6, "MB")
-        record(case, "parse+publish (first byte to visible)", us / 1000, "ms")
-        record(case, "CSV throughput", nbytes / 1e6 / (us / 1e6), "MB/s")
+        record(case, "first publish (fresh segment)", runs[0][1] / 1000, "ms", "first byte to visible; includes first-touch page faults")
+        record(case, "parse+publish, steady (median)", steady / 1000, "ms", "generations 2-4, first byte to visible")
+        record(case, "CSV throughput, steady", nbytes / 1e6 / (steady / 1e6), "MB/s")
         record(case, "segment size (mapped)", os.path.getsize("/dev/shm" + shm) / 1e6, "MB")
         http_get(base + "/telemetry/ListMetrics")
         http_get(base + "/telemetry/ListMetrics")
         http_get(base + "/telemetry/GetMetric?switch_id=sw-%s&metric=latency" % "1".zfill(max(2, len(str(n)))))
-        rss = [rss_kb(w) for w in children(apid.pid)]
-        record(case, "apid worker RSS (max)", max(rss) / 1024 if rss else 0.0, "MiB", "includes touched pages of the shared mapping")
+        workers = children(apid.pid)
+        record(case, "apid worker RSS (max)", max(rss_kb(w) for w in workers) / 1024, "MiB", "includes touched pages of the shared mapping")
+        record(case, "apid worker private memory (max)", max(private_kb(w) for w in workers) / 1024, "MiB",
+               "RSS minus shared pages; holds this generation's cached ListMetrics copy")
         stop_all(env, apid, ing, prod)
 
 
