@@ -155,29 +155,32 @@ def case_listmetrics(env, args):
 
 
 def case_under_ingest(env, args):
+    """Same fabric, alternating rounds: the producer paused (SIGSTOP: no new generations, ingestd idle in its long
+    poll) and running (a generation every `interval`), so machine noise hits both sides alike."""
+    import signal
     for n, interval in ((50, 0.01), (10000, 1.0)):
-        results = {}
-        for mode, iv in (("idle", 3600), ("busy", interval)):
-            prod, ing, apid, base, _ = start_fabric(env, n, iv, "ui%s%d" % (mode, n))
-            for q, path in (("GetMetric", "/telemetry/GetMetric?switch_id=sw-%0*d&metric=latency" % (max(2, len(str(n))), 5)),
-                            ("ListMetrics", "/telemetry/ListMetrics")):
-                runs = []
-                for _ in range(args.rounds):
+        prod, ing, apid, base, _ = start_fabric(env, n, interval, "ui%d" % n)
+        for q, path in (("GetMetric", "/telemetry/GetMetric?switch_id=sw-%0*d&metric=latency" % (max(2, len(str(n))), 5)),
+                        ("ListMetrics", "/telemetry/ListMetrics")):
+            runs = {"idle": [], "busy": []}
+            for _ in range(args.rounds):
+                for mode in ("idle", "busy"):
+                    os.kill(prod.pid, signal.SIGSTOP if mode == "idle" else signal.SIGCONT)
+                    time.sleep(0.3)
                     c0, t0 = cpu_seconds(ing.pid), time.time()
                     r = wrk(base + path, args.duration)
                     r["ingest_cpu"] = (cpu_seconds(ing.pid) - c0) / (time.time() - t0)
-                    runs.append(r)
-                results[(mode, q)] = runs
-            stop_all(env, apid, ing, prod)
-        for q in ("GetMetric", "ListMetrics"):
-            idle = statistics.median(r["rps"] for r in results[("idle", q)])
-            busy = statistics.median(r["rps"] for r in results[("busy", q)])
+                    runs[mode].append(r)
+            os.kill(prod.pid, signal.SIGCONT)
+            idle = statistics.median(r["rps"] for r in runs["idle"])
+            busy = statistics.median(r["rps"] for r in runs["busy"])
             case = "3 %s %d sw every %gs" % (q, n, interval)
             record(case, "idle-ingest req/s (median)", idle, "req/s")
             record(case, "busy-ingest req/s (median)", busy, "req/s")
             record(case, "ratio busy/idle", busy / idle, "x")
-            record(case, "ingestd CPU share while busy", statistics.median(r["ingest_cpu"] for r in results[("busy", q)]), "cores")
-            record(case, "non-2xx answers (busy)", sum(r["non2xx"] for r in results[("busy", q)]), "")
+            record(case, "ingestd CPU share while busy", statistics.median(r["ingest_cpu"] for r in runs["busy"]), "cores")
+            record(case, "non-2xx answers (busy)", sum(r["non2xx"] for r in runs["busy"]), "")
+        stop_all(env, apid, ing, prod)
 
 
 def parse_ts(s):
