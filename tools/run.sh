@@ -11,7 +11,9 @@ cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-release -j"$(nproc)"
 mkdir -p logs
 pids=()
+stopping=0
 stop() {
+    stopping=1
     trap - INT TERM EXIT
     echo "fabtel: stopping" >&2
     kill -TERM "${pids[@]}" 2>/dev/null || true
@@ -29,4 +31,4 @@ fabtel: running (producer pid ${pids[0]}, ingestd pid ${pids[1]}, apid pid ${pid
 MSG
 # If any of the three exits on its own, stop the others and say so.
 wait -n "${pids[@]}" || true
-echo "fabtel: a process exited; see logs/" >&2
+[ "$stopping" = 1 ] || echo "fabtel: a process exited on its own; stopping the others (see logs/)" >&2
