@@ -492,6 +492,7 @@ int ingest_model_apply(ingest_model_t *m, const ingest_batch_t *b, uint64_t now_
     for (uint32_t r = 0; r < m->nrows; r++)
         res->nswitches += m->rows[r].used && m->rows[r].present;
     res->new_switches = new_switches;
+    m->rows_rejected = res->rows_rejected;
     return 0;
 }
 
@@ -591,6 +592,7 @@ int ingest_model_publish(ingest_model_t *m, ft_shm_t *shm, uint64_t now_ns)
     ft_seq_store(&slot[FT_SLOT_NSWITCHES], nswitches);
     ft_seq_store(&slot[FT_SLOT_TEXT_USED], arena->len);
     ft_seq_store(&slot[FT_SLOT_STALE_ROWS], stale);
+    ft_seq_store(&slot[FT_SLOT_ROWS_REJECTED], m->rows_rejected);
     ft_seq_store(&slot[FT_SLOT_CATALOG_VER], m->catalog_ver);
     ft_seq_store(&slot[FT_SLOT_BODY_LEN], 0);
     ft_seq_store(&slot[FT_SLOT_BODY_GZ_LEN], 0);

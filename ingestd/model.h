@@ -80,6 +80,7 @@ typedef struct ingest_model {
     uint64_t slot_catalog_ver[FT_MAX_SLOTS_LIMIT];
     uint64_t gen;    /* last generation published */
     uint32_t mark;   /* apply round counter */
+    uint64_t rows_rejected; /* in the body last applied (published with it) */
     /* scratch reused across bodies */
     int32_t *colmap;     /* header column j -> model column */
     uint8_t *row_ok;     /* per batch row: 1 good, 0 bad */

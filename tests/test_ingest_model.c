@@ -146,6 +146,10 @@ static void test_some_rows_bad(void)
     CHECK_EQ_U64(gen(&e), 2);
     CHECK_EQ_U64(e.res.rows_rejected, 3);
     CHECK_EQ_U64(e.res.stale_rows, 2);
+    ft_snap_t sv;
+    ft_snap_begin(&sv, &e.shm);
+    CHECK_EQ_U64(ft_snap_hdr(&sv, FT_SLOT_ROWS_REJECTED), 3);
+    CHECK_EQ_U64(ft_snap_hdr(&sv, FT_SLOT_STALE_ROWS), 2);
     CHECK(strstr(e.res.rejected_ids, "\"sw-02\"") && strstr(e.res.rejected_ids, "\"sw-04\""), "rejected ids: %s",
           e.res.rejected_ids);
     CHECK_EQ_STR(row_json(&e, "sw-01"),
