@@ -112,12 +112,31 @@ def test_units(build, source):
     shutil.rmtree(tmp)
 
 
+def test_log_reopen(env):
+    """logrotate: move the log file away, SIGHUP, and the daemon writes to a new file at the old path."""
+    for name, args in (("fabtel-producer", ["--listen", "127.0.0.1:0", "--interval", "0.2"]),
+                       ("fabtel-apid", ["--listen", "127.0.0.1:0", "--workers", "1", "--shm-name", env.shm])):
+        log = os.path.join(env.dir, name + ".file.log")
+        p = env.start("%s/%s" % (BINS[name], name), *args, "--log-file", log, "--log-level", "debug")
+        check(env.wait_for(lambda: os.path.exists(log) and "event=listening" in open(log).read()), "%s logs to --log-file" % name)
+        os.rename(log, log + ".1")
+        os.kill(p.pid, 1)  # SIGHUP
+        time.sleep(0.5)
+        os.kill(p.pid, 15)
+        p.p.wait(10)
+        new = open(log).read() if os.path.exists(log) else ""
+        check("event=stopped" in new, "%s reopened its log on SIGHUP: new file holds %r" % (name, new[-200:]))
+        check(all(re.match(r"^\d{4}-\d\d-\d\dT[\d:.]+Z (debug|info|warn|error) \S+ event=", l) for l in new.splitlines()),
+              "%s: one `ts level component key=value` line per event: %r" % (name, new[:300]))
+
+
 def main():
-    build, source = sys.argv[1], sys.argv[2]
+    build, source = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     env = Env(build)
     try:
         test_units(build, source)
         test_notify(env)
+        test_log_reopen(env)
     finally:
         env.cleanup()
     return report("integration_systemd")
