@@ -217,6 +217,21 @@ static void not_modified(api_response_t *res)
     res->body_len = 0;
 }
 
+/*
+ * The start of every telemetry read: pick the generation, name the variant's
+ * ETag, and answer 304 when the client has it. 1 when the answer is made.
+ */
+static int begin_read(api_ctx_t *ctx, const api_request_t *req, ft_snap_t *v, api_response_t *res)
+{
+    ft_snap_begin(v, &ctx->shm);
+    make_etag(ctx, req, v->gen, res->etag);
+    res->gen = v->gen;
+    if (!etag_matches(req, res->etag))
+        return 0;
+    not_modified(res);
+    return 1;
+}
+
 /* ---- GetMetric ---- */
 
 static void get_metric(api_ctx_t *ctx, const api_request_t *req, const api_query_t *q, api_response_t *res)
@@ -230,11 +245,8 @@ static void get_metric(api_ctx_t *ctx, const api_request_t *req, const api_query
         return no_data(ctx, res);
     for (;;) {
         ft_snap_t v;
-        ft_snap_begin(&v, &ctx->shm);
-        make_etag(ctx, req, v.gen, res->etag);
-        res->gen = v.gen;
-        if (etag_matches(req, res->etag))
-            return not_modified(res);
+        if (begin_read(ctx, req, &v, res))
+            return;
         int64_t row = ft_snap_find_row(&v, sw->value, sw->value_len);
         int64_t col = ft_snap_find_col(&v, mt->value, mt->value_len);
         int missing = 0;
@@ -350,11 +362,8 @@ static void list_metrics(api_ctx_t *ctx, const api_request_t *req, const api_que
     int plain = sw == NULL && mt == NULL && lim == NULL && off == NULL;
     for (;;) {
         ft_snap_t v;
-        ft_snap_begin(&v, &ctx->shm);
-        make_etag(ctx, req, v.gen, res->etag);
-        res->gen = v.gen;
-        if (etag_matches(req, res->etag))
-            return not_modified(res);
+        if (begin_read(ctx, req, &v, res))
+            return;
         if (plain) {
             res->vary_encoding = 1;
             int k = req->accept_gzip && ft_snap_hdr(&v, FT_SLOT_BODY_GZ_LEN) != 0;
@@ -414,11 +423,8 @@ static void counters(api_ctx_t *ctx, const api_request_t *req, api_response_t *r
         return no_data(ctx, res);
     for (;;) {
         ft_snap_t v;
-        ft_snap_begin(&v, &ctx->shm);
-        make_etag(ctx, req, v.gen, res->etag);
-        res->gen = v.gen;
-        if (etag_matches(req, res->etag))
-            return not_modified(res);
+        if (begin_read(ctx, req, &v, res))
+            return;
         ft_buf_t *b = &ctx->scratch;
         char tmp[64], name[FT_NAME_MAX + 1];
         b->len = 0;

@@ -11,6 +11,7 @@
 
 #include "batch.h"
 #include "model.h"
+#include "fuzz_read.h"
 #include "render.h"
 #include "snapshot.h"
 
@@ -45,18 +46,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ingest_result_t res;
     if (ingest_batch_parse(&batch, data, size) == 0 && ingest_model_apply(&model, &batch, now, &res) == 0)
         ingest_model_publish(&model, &shm, now);
-    ft_snap_t v;
-    if (ft_snap_begin(&v, &shm) == 0) {
-        ft_buf_t b;
-        ft_buf_init(&b);
-        ft_render_filter_t all = {.limit = UINT64_MAX};
-        ft_render_list(&b, &v, &all);
-        for (uint32_t r = 0; r < v.nrows; r++)
-            for (uint32_t c = 0; c < v.ncols; c++) {
-                b.len = 0;
-                ft_render_metric(&b, &v, r, c);
-            }
-        ft_buf_destroy(&b);
-    }
+    fuzz_read_all(&shm);
     return 0;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_read.h"
 #include "render.h"
 #include "segment.h"
 #include "snapshot.h"
@@ -61,21 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ft_shm_validate(img, l.total_size, why, sizeof(why)) != 0)
         abort(); /* the header built above is valid by construction */
     ft_shm_t shm = {.base = img, .size = l.total_size, .hdr = h};
-    ft_snap_t v;
-    if (ft_snap_begin(&v, &shm) == 0) {
-        ft_buf_t b;
-        ft_buf_init(&b);
-        ft_render_filter_t all = {.limit = UINT64_MAX};
-        ft_render_list(&b, &v, &all);
-        for (uint32_t r = 0; r < v.nrows; r++)
-            for (uint32_t c = 0; c < v.ncols; c++) {
-                b.len = 0;
-                ft_render_metric(&b, &v, r, c);
-            }
-        ft_snap_find_row(&v, "sw-01", 5);
-        ft_snap_find_col(&v, "latency", 7);
-        ft_buf_destroy(&b);
-    }
+    fuzz_read_all(&shm);
     ft_ingest_summary_t s;
     ft_ingest_stats_read(ft_shm_ingest_stats(&shm), 1800000000ULL * 1000000000ULL, &s);
     free(img);
