@@ -19,13 +19,14 @@ int main(int argc, char **argv)
     const char *listen = "127.0.0.1:8080", *shm_name = "/fabtel", *log_level = "info", *log_file = "";
     const char *prom_counters = "port_xmit_data,port_rcv_data,symbol_error,link_downed";
     int64_t workers = 0, max_uri = 8192;
-    double stale_after = 30;
+    double stale_after = 30, shutdown_grace = 5;
     const ft_opt_t opts[] = {
         {"listen", FT_OPT_STR, &listen, "ADDR:PORT", "where to answer HTTP (port 0: any free port; loopback by default)", 0, 0},
         {"workers", FT_OPT_I64, &workers, "N", "worker processes (0: one per core)", 0, FT_API_MAX_WORKERS},
         {"shm-name", FT_OPT_STR, &shm_name, "NAME", "data segment to read (the stats segment is NAME-api)", 0, 0},
         {"stale-after", FT_OPT_F64, &stale_after, "SECONDS", "/health says degraded when the data is older than this", 0, 1e9},
         {"max-uri", FT_OPT_I64, &max_uri, "BYTES", "longest request URI answered (longer: 414)", 64, 1 << 20},
+        {"shutdown-grace", FT_OPT_F64, &shutdown_grace, "SECONDS", "on stop, how long answers in flight may take to finish", 0, 3600},
         {"prom-counters", FT_OPT_STR, &prom_counters, "A,B", "columns /metrics types as counters (cumulative values)", 0, 0},
         {"log-level", FT_OPT_STR, &log_level, "LEVEL", "debug, info, warn or error", 0, 0},
         {"log-file", FT_OPT_STR, &log_file, "PATH", "log to this file instead of stderr (reopened on SIGHUP)", 0, 0},
@@ -48,6 +49,6 @@ int main(int argc, char **argv)
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_chld;
     sigaction(SIGCHLD, &sa, NULL);
-    api_master_config_t cfg = {listen, (unsigned)workers, {shm_name, stale_after, (size_t)max_uri, prom_counters}};
+    api_master_config_t cfg = {listen, (unsigned)workers, {shm_name, stale_after, (size_t)max_uri, prom_counters}, shutdown_grace};
     return api_master_run(&cfg, &sig.stop, &sig.reopen);
 }

@@ -118,7 +118,7 @@ static pid_t spawn(master_t *m, unsigned i, volatile sig_atomic_t *stop, volatil
     ft_api_worker_stats_t *ws = worker_stats(m, i);
     atomic_store(&ws->pid, (uint64_t)getpid());
     atomic_store(&ws->started_ns, ft_now_ns());
-    api_worker_config_t wc = {m->fds[i], i, master, m->cfg->api, m->stats, ws};
+    api_worker_config_t wc = {m->fds[i], i, master, m->cfg->api, m->stats, ws, m->cfg->shutdown_grace_s};
     exit(api_worker_run(&wc, stop, reopen)); /* exit, not _exit: sanitizers report leaks at a worker's exit */
 }
 
@@ -130,7 +130,19 @@ static unsigned count_alive(const master_t *m)
     return n;
 }
 
-static void reap(master_t *m)
+/* How a worker ended, as one log field: "exit=N" or "signal=N". */
+static void log_exit(const char *event, unsigned i, pid_t pid, int st)
+{
+    ft_log(WIFEXITED(st) && WEXITSTATUS(st) == 0 ? FT_LOG_INFO : FT_LOG_WARN, "event=%s index=%u pid=%d %s=%d", event, i, (int)pid,
+           WIFSIGNALED(st) ? "signal" : "exit", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+}
+
+/*
+ * Collect exited workers. While stopping (a SIGTERM sent to the whole process
+ * group, as systemd does, reaches the workers too) an exit is the expected
+ * end; otherwise the worker died and is replaced.
+ */
+static void reap(master_t *m, int stopping)
 {
     int st;
     pid_t pid;
@@ -139,9 +151,13 @@ static void reap(master_t *m)
             if (m->pids[i] != pid)
                 continue;
             uint64_t up_ms = (ft_mono_ns() - m->started_ns[i]) / 1000000;
+            m->pids[i] = 0;
+            if (stopping) {
+                log_exit("worker_exited", i, pid, st);
+                continue;
+            }
             ft_warn("event=worker_died index=%u pid=%d %s=%d uptime_ms=%" PRIu64, i, (int)pid, WIFSIGNALED(st) ? "signal" : "exit",
                     WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), up_ms);
-            m->pids[i] = 0;
             m->next_spawn_ns[i] = up_ms < 1000 ? ft_mono_ns() + 1000000000ULL : 0;
         }
     }
@@ -152,18 +168,16 @@ static void stop_workers(master_t *m)
     for (unsigned i = 0; i < m->cfg->workers; i++)
         if (m->pids[i] > 0)
             kill(m->pids[i], SIGTERM);
-    uint64_t deadline = ft_mono_ns() + 5000000000ULL;
+    /* Workers get their grace period to finish answers in flight, and a little more to tear down. */
+    uint64_t deadline = ft_mono_ns() + (uint64_t)((m->cfg->shutdown_grace_s + 5.0) * 1e9);
     while (count_alive(m) > 0 && ft_mono_ns() < deadline) {
-        int st;
-        pid_t pid = waitpid(-1, &st, WNOHANG);
-        for (unsigned i = 0; pid > 0 && i < m->cfg->workers; i++)
-            if (m->pids[i] == pid)
-                m->pids[i] = 0;
-        if (pid <= 0)
+        reap(m, 1);
+        if (count_alive(m) > 0)
             usleep(10000);
     }
     for (unsigned i = 0; i < m->cfg->workers; i++)
         if (m->pids[i] > 0) {
+            ft_warn("event=worker_killed index=%u pid=%d reason=\"did not stop within the grace period\"", i, (int)m->pids[i]);
             kill(m->pids[i], SIGKILL);
             waitpid(m->pids[i], NULL, 0);
         }
@@ -217,7 +231,7 @@ int api_master_run(const api_master_config_t *cfg, volatile sig_atomic_t *stop, 
                     kill(m.pids[i], SIGHUP);
         }
         usleep(20000); /* SIGCHLD interrupts it, so a dead worker is replaced within milliseconds */
-        reap(&m);
+        reap(&m, *stop);
     }
     ft_notify_stopping(&notify);
     ft_info("event=stopping workers=%u", count_alive(&m));

@@ -18,6 +18,7 @@ typedef struct api_master_config {
     const char *listen;
     unsigned workers;
     api_config_t api;
+    double shutdown_grace_s;
 } api_master_config_t;
 
 int api_master_run(const api_master_config_t *cfg, volatile sig_atomic_t *stop, volatile sig_atomic_t *reopen);

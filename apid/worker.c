@@ -2,6 +2,7 @@
 
 #define H2O_USE_LIBUV 0
 #include <h2o.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 typedef struct worker {
     api_ctx_t api;
     pid_t master;
+    int stopping; /* answers from now on close their connection */
     h2o_globalconf_t config;
     h2o_context_t ctx;
     h2o_accept_ctx_t accept_ctx;
@@ -68,6 +70,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                                                  H2O_STRLIT("gzip"), ',');
     api_response_t res;
     api_handle(&w->api, &r, &res);
+    if (w->stopping)
+        req->http1_is_persistent = 0; /* "Connection: close": the client reconnects to a live worker */
 
     req->res.status = res.status;
     req->res.reason = reason(res.status);
@@ -123,6 +127,55 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         h2o_accept(&w->accept_ctx, sock);
 }
 
+/*
+ * A clean stop. libh2o 2.2 cannot close an idle HTTP/1 connection from
+ * outside (its http1 request_shutdown callback is empty), and every timeout
+ * entry still linked when the loop is destroyed aborts the process. So:
+ *  1. close the listener: no new connections;
+ *  2. shrink the keep-alive/request-read timeout to 0: http1 itself closes
+ *     every idle connection on the next loop turn, through its own path;
+ *  3. answers still being sent finish (each now says "Connection: close");
+ *     the loop runs until no connection is left, or the grace period ends;
+ *  4. only then are the timeouts disposed and the loop destroyed.
+ * Connections still open after the grace period (a client that stopped
+ * reading a large answer) cannot be closed cleanly: the worker logs it and
+ * leaves with _exit(0) without tearing the loop down (the kernel closes the
+ * sockets; exit() would run leak checks over a loop that is still live).
+ */
+static int drain(worker_t *w, h2o_socket_t *listener, double grace_s)
+{
+    h2o_socket_read_stop(listener);
+    h2o_socket_close(listener);
+    w->stopping = 1;
+    w->ctx.http1.req_timeout.timeout = 0;
+    uint64_t deadline = ft_mono_ns() + (uint64_t)(grace_s * 1e9);
+    while (!h2o_linklist_is_empty(&w->ctx.http1._conns) && ft_mono_ns() < deadline)
+        h2o_evloop_run(w->ctx.loop, 10);
+    if (h2o_linklist_is_empty(&w->ctx.http1._conns))
+        return 0;
+    size_t n = 0;
+    for (h2o_linklist_t *l = w->ctx.http1._conns.next; l != &w->ctx.http1._conns; l = l->next)
+        n++;
+    ft_warn("event=shutdown_forced connections=%zu grace_s=%g reason=\"answers still in flight at the end of the grace period\"", n,
+            grace_s);
+    return -ETIMEDOUT;
+}
+
+static void serve(worker_t *w, const api_worker_config_t *cfg, volatile sig_atomic_t *stop, volatile sig_atomic_t *reopen)
+{
+    while (!*stop) {
+        if (getppid() != w->master) { /* the master is gone: do not keep the port */
+            ft_warn("event=worker_orphaned index=%u pid=%d", cfg->index, (int)getpid());
+            break;
+        }
+        if (*reopen) {
+            *reopen = 0;
+            ft_log_reopen();
+        }
+        h2o_evloop_run(w->ctx.loop, POLL_MS);
+    }
+}
+
 int api_worker_run(const api_worker_config_t *cfg, volatile sig_atomic_t *stop, volatile sig_atomic_t *reopen)
 {
     worker_t *w = calloc(1, sizeof(*w)); /* the worker process's context; lives until the process exits */
@@ -152,26 +205,19 @@ int api_worker_run(const api_worker_config_t *cfg, volatile sig_atomic_t *stop, 
     api_ctx_poll_segment(&w->api);
     h2o_timeout_link(w->ctx.loop, &w->poll_timeout, &w->poll);
     ft_debug("event=worker_started index=%u pid=%d", cfg->index, (int)getpid());
-    while (!*stop) {
-        if (getppid() != w->master) { /* the master is gone: do not keep the port */
-            ft_warn("event=worker_orphaned index=%u pid=%d", cfg->index, (int)getpid());
-            break;
-        }
-        if (*reopen) {
-            *reopen = 0;
-            ft_log_reopen();
-        }
-        h2o_evloop_run(w->ctx.loop, POLL_MS);
-    }
-    /* Tear down in reverse, so a sanitizer build reports only real leaks at exit. */
+    serve(w, cfg, stop, reopen);
     h2o_timeout_unlink(&w->poll);
-    h2o_socket_read_stop(listener);
-    h2o_socket_close(listener);
+    if (drain(w, listener, cfg->shutdown_grace_s) != 0)
+        _exit(0);
+    /* Tear down in reverse, so a sanitizer build reports only real leaks at exit. */
+    h2o_timeout_dispose(w->ctx.loop, &w->poll_timeout);
     h2o_evloop_t *loop = w->ctx.loop;
     h2o_context_dispose(&w->ctx);
     h2o_config_dispose(&w->config);
+    h2o_evloop_run(loop, 0); /* let the loop free the sockets closed above */
     h2o_evloop_destroy(loop);
     api_ctx_destroy(&w->api);
     free(w);
+    ft_debug("event=worker_stopped index=%u", cfg->index);
     return 0;
 }
