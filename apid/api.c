@@ -122,6 +122,21 @@ void api_ctx_poll_segment(api_ctx_t *ctx)
     ctx->last_attach_err = r;
 }
 
+/*
+ * A worker that has not attached yet tries again now rather than at its next
+ * poll, so that once one worker answers with data every worker does (the
+ * kernel spreads a client's connections over all of them). At most once a
+ * millisecond, so a flood of requests before ingestd starts stays cheap.
+ */
+static void attach_now(api_ctx_t *ctx)
+{
+    uint64_t now = ft_mono_ns();
+    if (ctx->attached || now - ctx->last_attach_try_ns < 1000000)
+        return;
+    ctx->last_attach_try_ns = now;
+    api_ctx_poll_segment(ctx);
+}
+
 void api_record(api_ctx_t *ctx, uint64_t now_ns, int route, int status, uint64_t lat_us)
 {
     if (ctx->my_stats == NULL)
@@ -654,6 +669,7 @@ void api_handle(api_ctx_t *ctx, const api_request_t *in, api_response_t *res)
     int route = res->route;
     if (!(req->method_len == 3 && memcmp(req->method, "GET", 3) == 0) && !(req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0))
         return error_reply(ctx, res, 405, "method '%.*s' not allowed: use GET or HEAD", qlen(req->method_len), req->method);
+    attach_now(ctx);
     int cacheable = route == FT_ROUTE_GET_METRIC || route == FT_ROUTE_LIST_METRICS || route == FT_ROUTE_COUNTERS;
     uint64_t h = cacheable ? uri_hash(req) : 0;
     if (cacheable && has_data(ctx) && cache_lookup(ctx, req, h, res))

@@ -46,6 +46,7 @@ typedef struct api_ctx {
     ft_shm_t shm;
     int attached;
     int last_attach_err; /* to log once per change of state */
+    uint64_t last_attach_try_ns; /* monotonic: when a request last tried to attach */
     const ft_api_stats_header_t *stats_hdr; /* NULL when not run by the apid master (tests) */
     ft_api_worker_stats_t *my_stats;
     ft_buf_t scratch;

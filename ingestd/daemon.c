@@ -77,8 +77,35 @@ static void succeeded(ingestd_t *d)
     d->failing = 0;
     d->consecutive_failures = 0;
     atomic_store_explicit(&d->shm.hdr->ingest_state, 0, memory_order_relaxed);
-    /* A long-polling source tells us when there is news: ask again at once. */
-    schedule(d, d->source_has_etag ? 0 : (uint64_t)(d->cfg.interval_s * 1e9));
+    /* A long-polling source tells us when there is news: ask again at once. Any other: every interval. */
+    schedule(d, d->source_has_etag && d->source_holds ? 0 : (uint64_t)(d->cfg.interval_s * 1e9));
+}
+
+/*
+ * Did the source hold this long poll? A 304 long before the wait we asked
+ * for says it does not long-poll; any answer after half the wait says it
+ * does. A quick 200 says nothing (a long-polling source answers at once when
+ * it has news).
+ */
+static void judge_holding(ingestd_t *d, int status)
+{
+    if (!d->long_poll)
+        return;
+    double took_s = (double)(ft_mono_ns() - d->attempt_start_mono) / 1e9;
+    int holds = d->source_holds;
+    if (took_s >= d->cfg.wait_s / 2)
+        holds = 1;
+    else if (status == 304)
+        holds = 0;
+    if (holds == d->source_holds)
+        return;
+    d->source_holds = holds;
+    if (holds)
+        ft_info("event=source_long_polls source=%s took_ms=%.0f wait_ms=%.0f", d->cfg.source, took_s * 1000, d->cfg.wait_s * 1000);
+    else
+        ft_warn("event=source_not_long_polling source=%s reason=\"a 304 came back after %.0f ms of a %.0f ms wait\" "
+                "poll_every_ms=%.0f",
+                d->cfg.source, took_s * 1000, d->cfg.wait_s * 1000, d->cfg.interval_s * 1000);
 }
 
 static void unchanged(ingestd_t *d)
@@ -161,6 +188,7 @@ static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *er
         return NULL;
     }
     d->head_mono = ft_mono_ns();
+    judge_holding(d, status);
     if (status == 304) {
         unchanged(d);
         return NULL;
@@ -293,6 +321,7 @@ int ingestd_init(ingestd_t *d, const ingestd_config_t *cfg)
     memset(d, 0, sizeof(*d));
     d->cfg = *cfg;
     d->lock_fd = -1;
+    d->source_holds = 1;
     if (h2o_url_parse(cfg->source, SIZE_MAX, &d->url) != 0 || d->url.scheme != &H2O_URL_SCHEME_HTTP) {
         ft_error("event=bad_config source=%s reason=\"not an http:// URL\"", cfg->source);
         return -EINVAL;

@@ -14,7 +14,7 @@ int main(int argc, char **argv)
 {
     const char *listen = "127.0.0.1:9001", *fault = "none", *log_level = "info", *log_file = "";
     int64_t switches = 50, seed = -1;
-    double interval = 10, slow = 7;
+    double interval = 10, slow = 60;
     const ft_opt_t opts[] = {
         {"listen", FT_OPT_STR, &listen, "ADDR:PORT", "where to serve GET /counters (port 0: any free port)", 0, 0},
         {"switches", FT_OPT_I64, &switches, "N", "switches in the simulated fabric", 1, 4000000},
@@ -22,7 +22,7 @@ int main(int argc, char **argv)
         {"seed", FT_OPT_I64, &seed, "S", "random seed for a reproducible run (-1: random; seeded runs start byte counters past 2^53)",
          -1, (double)INT64_MAX},
         {"fault", FT_OPT_STR, &fault, "MODE", "inject a fault into every answer: none, error500, corrupt, truncate, slow, empty", 0, 0},
-        {"slow-delay", FT_OPT_F64, &slow, "SECONDS", "how long the slow fault holds an answer", 0, 3600},
+        {"slow-delay", FT_OPT_F64, &slow, "SECONDS", "how long the slow fault holds an answer, on top of the request's ?wait (past any client deadline)", 0, 3600},
         {"log-level", FT_OPT_STR, &log_level, "LEVEL", "debug, info, warn or error", 0, 0},
         {"log-file", FT_OPT_STR, &log_file, "PATH", "log to this file instead of stderr (reopened on SIGHUP)", 0, 0},
     };

@@ -221,7 +221,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     if (mode == PROD_FAULT_SLOW) {
-        hold(s, req, WAIT_SLOW, PROD_FAULT_NONE, s->cfg.slow_s);
+        /* Past the client's own deadline: a long-polling client gives up after its wait plus its timeout. */
+        hold(s, req, WAIT_SLOW, PROD_FAULT_NONE, wait + s->cfg.slow_s);
         return 0;
     }
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);

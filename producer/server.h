@@ -10,7 +10,7 @@
  *
  * Faults (--fault MODE for every request, ?mode=MODE for one): error500,
  * corrupt (some rows garbled or short of fields), truncate (closes before the
- * announced Content-Length), slow (answers after slow_s), empty (header only).
+ * announced Content-Length), slow (answers after the request's ?wait plus slow_s), empty (header only).
  *
  * Who may call: the producer's main(); everything runs on one event loop.
  * Errors: 0 or a negative errno (logged).

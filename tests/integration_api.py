@@ -147,12 +147,15 @@ def test_faults_and_kills(env, prod, apid, ing, base):
     ing.stop()
     st, _, before = api(base, "/telemetry/GetMetric?switch_id=sw-04&metric=latency")
     ing = env.ingestd(prod.url + "?mode=error500", "--backoff-max", "0.2")
-    time.sleep(2.5)
+    perf0 = api(base, "/telemetry/performance")[2]
+    check(env.wait_for(lambda: api(base, "/health")[2]["status"] == "degraded" and
+                       api(base, "/telemetry/performance")[2]["total_ingest_failures_24"] >= perf0["total_ingest_failures_24"] + 3,
+                       timeout=60), "the failing source makes health degraded and counts failures")
     st, _, after = api(base, "/telemetry/GetMetric?switch_id=sw-04&metric=latency")
     check(st == 200 and after["value"] == before["value"] and after["generation"] == before["generation"],
           "last good data kept: %s vs %s" % (before, after))
     st, _, perf = api(base, "/telemetry/performance")
-    check(perf["total_ingest_failures_24"] >= 3, "ingest failures counted: %s" % perf)
+    check(perf["total_ingest_failures_24"] >= perf0["total_ingest_failures_24"] + 3, "ingest failures counted: %s" % perf)
     st, _, h = api(base, "/health")
     check(st == 200 and h["status"] == "degraded" and h["data_age_ms"] > 2000, "stale data -> degraded: %s" % h)
     ing.stop()

@@ -78,7 +78,10 @@ def fault_case(env, mode, expect_publish):
     base = env.header()
     rc, good_csv, _ = env.shmdump("--csv")
     ing = env.ingestd(prod.url + "?mode=" + mode, "--timeout", "1", "--backoff-max", "0.3", "--wait", "1")
-    time.sleep(4.0)
+    if expect_publish:
+        env.wait_for(lambda: env.header()["generation"] > base["generation"], timeout=60)
+    else:
+        env.wait_for(lambda: env.header().get("failed", 0) >= base.get("failed", 0) + 2, timeout=60)
     h = env.header()
     log = ing.text()
     if expect_publish:
@@ -91,7 +94,7 @@ def fault_case(env, mode, expect_publish):
         check(h["generation"] == base["generation"], "%s: must not publish (gen %d -> %d)" % (mode, base["generation"], h["generation"]))
         rc, csv_now, _ = env.shmdump("--csv")
         check(csv_now == good_csv, "%s: the last good snapshot must stay exactly as it was" % mode)
-        check(h.get("failed", 0) >= 2, "%s: failures should be counted (%s)" % (mode, h["text"]))
+        check(h.get("failed", 0) >= base.get("failed", 0) + 2, "%s: failures should be counted (%s)" % (mode, h["text"]))
         check(h["failing"], "%s: ingest state should say failing" % mode)
         n = len(re.findall(r"event=ingest_failing", log))
         check(n == 1, "%s: one log line per change of state, got %d:\n%s" % (mode, n, log))
@@ -103,6 +106,22 @@ def fault_case(env, mode, expect_publish):
 def test_faults(env):
     for mode, publishes in (("error500", False), ("truncate", False), ("slow", False), ("empty", False), ("corrupt", True)):
         fault_case(env, mode, publishes)
+
+
+def test_slow_outlasts_deadline(env):
+    """--fault slow with its default delay must fail a client whose deadline is longer than the old 7 s hold."""
+    prod = env.producer("--switches", "5", "--interval", "3600")
+    ing = env.ingestd(prod.url)
+    check(env.wait_for(lambda: env.header()["generation"] >= 1), "slow: no baseline")
+    ing.stop()
+    base = env.header()
+    ing = env.ingestd(prod.url + "?mode=slow", "--timeout", "8", "--wait", "1", "--backoff-max", "0.3", "--log-level", "debug")
+    m = ing.wait_log(r"event=(ingest_failing cause=\S+|published)", timeout=60)
+    check(m is not None and m.group(0) == "event=ingest_failing cause=timeout",
+          "a slow answer outlasts an 8 s deadline and fails it as a timeout, got %s:\n%s" % (m and m.group(0), ing.text()))
+    check(env.header()["generation"] == base["generation"], "slow: nothing published")
+    ing.stop()
+    prod.stop()
 
 
 def test_bad_segments(env):
@@ -123,6 +142,7 @@ def main():
         test_shmdump_matches_producer(env)
         test_freshness_and_reattach(env)
         test_faults(env)
+        test_slow_outlasts_deadline(env)
     finally:
         env.cleanup()
     return report("integration_core")

@@ -121,7 +121,7 @@ def test_log_reopen(env):
         check(env.wait_for(lambda: os.path.exists(log) and "event=listening" in open(log).read()), "%s logs to --log-file" % name)
         os.rename(log, log + ".1")
         os.kill(p.pid, 1)  # SIGHUP
-        time.sleep(0.5)
+        check(env.wait_for(lambda: os.path.exists(log), timeout=30), "%s: SIGHUP reopens the log at its path" % name)
         os.kill(p.pid, 15)
         p.p.wait(10)
         new = open(log).read() if os.path.exists(log) else ""
