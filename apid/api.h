@@ -1,12 +1,17 @@
 /*
- * apid/api — the telemetry API, independent of the HTTP server.
+ * apid/api — the API, independent of the HTTP server.
  *
  * Owns: one worker's view of the data segment (mapped read-only, attached
  * and re-attached by api_ctx_poll_segment), its slot of the API statistics
- * segment, a scratch buffer, and the per-generation cache of the unfiltered
- * ListMetrics body. api_handle() turns one request (method, path, query,
- * If-None-Match) into one response (status, JSON body, ETag); apid/worker
- * glues it to libh2o, and the tests call it directly.
+ * segment, a scratch buffer, the answer cache (apid/cache.h) and the
+ * per-generation copy of the unfiltered ListMetrics body. api_handle() turns
+ * one request (method, path, query, headers that matter, body) into one
+ * response (status, body, ETag) through the route table (apid/routes.h);
+ * apid/worker glues it to libh2o, and the tests call it directly.
+ *
+ * The rooms: routes.c (the table: one row per route), telemetry.c (answers
+ * read from a snapshot), status.c (health, performance, /metrics), reply.c
+ * (what every answer shares: errors, ETags, 304), cache.c, prom.c.
  *
  * Reading is lock-free (shm/snapshot.h): a request never waits for ingestd
  * or another worker; a read that the writer lapped is redone, and counted.
@@ -25,7 +30,7 @@
 #include "layout.h"
 #include "segment.h"
 
-/* A refcounted body shared by every response of one generation (the ListMetrics cache). */
+/* A refcounted body shared by every response of one generation (the ListMetrics cache, the answer cache). */
 typedef struct api_body {
     uint32_t refcnt;
     size_t len;
@@ -45,7 +50,7 @@ typedef struct api_ctx {
     api_config_t cfg;
     ft_shm_t shm;
     int attached;
-    int last_attach_err; /* to log once per change of state */
+    int last_attach_err;         /* to log once per change of state */
     uint64_t last_attach_try_ns; /* monotonic: when a request last tried to attach */
     const ft_api_stats_header_t *stats_hdr; /* NULL when not run by the apid master (tests) */
     ft_api_worker_stats_t *my_stats;
@@ -55,14 +60,22 @@ typedef struct api_ctx {
     uint64_t retries; /* seqlock read retries */
     struct api_query *query;        /* the request's parsed query (8 KiB, allocated once) */
     struct api_list_filter *filter; /* ListMetrics filter indices (allocated once) */
-    struct api_cache_entry *cache;  /* answers by (epoch, generation, URI): see api.c */
-    uint64_t cache_hits, cache_misses;
+    struct api_cache *cache;        /* answers by (epoch, generation, URI): apid/cache.h */
 } api_ctx_t;
 
+/* HTTP methods, as bits (a route says which it accepts). */
+enum { API_GET = 1, API_HEAD = 2, API_POST = 4, API_PUT = 8, API_DELETE = 16, API_PATCH = 32, API_OTHER_METHOD = 64 };
+
 typedef struct api_request {
-    const char *method, *path, *query, *if_none_match;
-    size_t method_len, path_len, query_len, if_none_match_len;
+    const char *method, *path, *query;
+    size_t method_len, path_len, query_len;
+    /* Headers that answers depend on (NULL when absent). */
+    const char *if_none_match, *content_type;
+    size_t if_none_match_len, content_type_len;
     int accept_gzip; /* Accept-Encoding names gzip */
+    /* The request body (POST, PUT, PATCH); NULL and 0 when none. */
+    const char *body;
+    size_t body_len;
 } api_request_t;
 
 typedef struct api_response {
@@ -73,7 +86,8 @@ typedef struct api_response {
     char etag[64];      /* "" when the answer has none */
     uint64_t gen;       /* the generation a telemetry answer was read from (0: none) */
     int retry_after;    /* seconds for a 503, 0 when none */
-    int route;          /* FT_ROUTE_*, for the statistics */
+    int route;          /* index into the route table (apid/routes.h), for the statistics */
+    const char *allow;        /* for a 405: the methods the route accepts, e.g. "GET, HEAD" */
     const char *content_type; /* NULL: application/json */
     int gzip;                 /* the body is gzip-encoded (Content-Encoding: gzip) */
     int vary_encoding;        /* the answer depends on Accept-Encoding (Vary) */
@@ -83,6 +97,9 @@ int api_ctx_init(api_ctx_t *ctx, const api_config_t *cfg);
 void api_ctx_destroy(api_ctx_t *ctx);
 /* Attach to the data segment if it exists, re-attach if it was re-created. Cheap; call a few times a second. */
 void api_ctx_poll_segment(api_ctx_t *ctx);
+
+/* The method's API_* bit (API_OTHER_METHOD for one this API does not know). */
+int api_method_bit(const char *method, size_t len);
 
 void api_handle(api_ctx_t *ctx, const api_request_t *req, api_response_t *res);
 

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apistats.h"
 #include "log.h"
 #include "notify.h"
 #include "util.h"
@@ -26,9 +27,7 @@ typedef struct master {
     pid_t *pids;
     uint64_t *started_ns;
     uint64_t *next_spawn_ns; /* a worker that keeps dying is restarted at most once a second */
-    char stats_name[300];
-    ft_api_stats_header_t *stats;
-    size_t stats_size;
+    ft_api_seg_t stats;
 } master_t;
 
 static void raise_nofile(void)
@@ -42,41 +41,14 @@ static void raise_nofile(void)
         ft_info("event=nofile_limit value=%llu", (unsigned long long)rl.rlim_cur);
 }
 
-/* The API stats segment: created fresh by every master, one slot per worker. */
+/* The API stats segment: created fresh by every master, one slot per worker (shm/apistats.h). */
 static int create_stats(master_t *m)
 {
-    unsigned n = m->cfg->workers;
-    size_t wsize = (sizeof(ft_api_worker_stats_t) + 4095) / 4096 * 4096;
-    m->stats_size = sizeof(ft_api_stats_header_t) + n * wsize;
-    snprintf(m->stats_name, sizeof(m->stats_name), "%s-api", m->cfg->api.shm_name);
-    shm_unlink(m->stats_name);
-    int fd = shm_open(m->stats_name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-    if (fd < 0 || fchmod(fd, 0640) != 0 || ftruncate(fd, (off_t)m->stats_size) != 0) {
-        ft_error("event=stats_segment_failed name=%s reason=\"%s\"", m->stats_name, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -errno;
-    }
-    void *p = mmap(NULL, m->stats_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
-    if (p == MAP_FAILED)
-        return -errno;
-    m->stats = p;
-    m->stats->layout_version = FT_SHM_LAYOUT_VERSION;
-    m->stats->header_size = sizeof(ft_api_stats_header_t);
-    m->stats->total_size = m->stats_size;
-    m->stats->nworkers_max = n;
-    m->stats->worker_off = sizeof(ft_api_stats_header_t);
-    m->stats->worker_size = wsize;
-    atomic_store(&m->stats->master_pid, (uint64_t)getpid());
-    atomic_store(&m->stats->workers_configured, n);
-    atomic_store_explicit(&m->stats->magic, FT_SHM_API_MAGIC, memory_order_release);
-    return 0;
-}
-
-static ft_api_worker_stats_t *worker_stats(const master_t *m, unsigned i)
-{
-    return (ft_api_worker_stats_t *)((char *)m->stats + m->stats->worker_off + i * m->stats->worker_size);
+    char why[400];
+    int r = ft_api_seg_create(&m->stats, m->cfg->api.shm_name, m->cfg->workers, why, sizeof(why));
+    if (r != 0)
+        ft_error("event=stats_segment_failed reason=\"%s\"", why);
+    return r;
 }
 
 static int open_sockets(master_t *m)
@@ -115,10 +87,10 @@ static pid_t spawn(master_t *m, unsigned i, volatile sig_atomic_t *stop, volatil
     for (unsigned k = 0; k < m->cfg->workers; k++)
         if (k != i)
             close(m->fds[k]);
-    ft_api_worker_stats_t *ws = worker_stats(m, i);
+    ft_api_worker_stats_t *ws = ft_api_seg_worker(m->stats.hdr, i);
     atomic_store(&ws->pid, (uint64_t)getpid());
     atomic_store(&ws->started_ns, ft_now_ns());
-    api_worker_config_t wc = {m->fds[i], i, master, m->cfg->api, m->stats, ws, m->cfg->shutdown_grace_s};
+    api_worker_config_t wc = {m->fds[i], i, master, m->cfg->api, m->stats.hdr, ws, m->cfg->shutdown_grace_s};
     exit(api_worker_run(&wc, stop, reopen)); /* exit, not _exit: sanitizers report leaks at a worker's exit */
 }
 
@@ -209,12 +181,12 @@ int api_master_run(const api_master_config_t *cfg, volatile sig_atomic_t *stop, 
                 m.next_spawn_ns[i] = ft_mono_ns() + 1000000000ULL;
             } else if (!first) {
                 restarts++;
-                atomic_store(&m.stats->restarts, restarts);
+                atomic_store(&m.stats.hdr->restarts, restarts);
                 ft_info("event=worker_restarted index=%u pid=%d restarts=%" PRIu64, i, (int)m.pids[i], restarts);
             }
         }
         first = 0;
-        atomic_store(&m.stats->workers_alive, count_alive(&m));
+        atomic_store(&m.stats.hdr->workers_alive, count_alive(&m));
         /* Ready when every worker has been forked with its listening socket (they accept from their first loop turn). */
         if (count_alive(&m) == n)
             ft_notify_ready(&notify, "workers listening");
@@ -236,9 +208,8 @@ int api_master_run(const api_master_config_t *cfg, volatile sig_atomic_t *stop, 
     ft_notify_stopping(&notify);
     ft_info("event=stopping workers=%u", count_alive(&m));
     stop_workers(&m);
-    atomic_store(&m.stats->workers_alive, 0);
-    munmap(m.stats, m.stats_size);
-    shm_unlink(m.stats_name);
+    atomic_store(&m.stats.hdr->workers_alive, 0);
+    ft_api_seg_close(&m.stats, 1);
     for (unsigned i = 0; i < n; i++)
         close(m.fds[i]);
     free(m.fds);

@@ -5,15 +5,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "apistats.h"
 #include "render.h"
+#include "routes.h"
 #include "snapshot.h"
 #include "stats.h"
 #include "util.h"
 
-static const char *const route_names[FT_ROUTES] = {"GetMetric", "ListMetrics", "counters", "performance", "health", "metrics",
-                                                   "other", "unused"};
-static const char *const cause_names[FT_FAIL_CAUSES] = {"connect", "http", "timeout", "truncated", "parse", "capacity", "other6",
-                                                        "other7"};
 
 static void put(ft_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void put(ft_buf_t *b, const char *fmt, ...)
@@ -89,21 +87,20 @@ static int is_counter(const char *list, const char *name, size_t len)
 static void service(api_ctx_t *ctx, ft_buf_t *b, uint64_t now)
 {
     ft_api_summary_t a;
-    ft_api_summary_init(&a);
     const ft_api_stats_header_t *h = ctx->stats_hdr;
     if (h != NULL) {
-        uint64_t n = atomic_load_explicit(&h->workers_configured, memory_order_relaxed);
-        for (uint64_t i = 0; i < n && i < h->nworkers_max; i++)
-            ft_api_stats_merge((const ft_api_worker_stats_t *)((const char *)h + h->worker_off + i * h->worker_size), now, &a);
-    } else if (ctx->my_stats != NULL) {
-        ft_api_stats_merge(ctx->my_stats, now, &a);
+        ft_api_seg_summary(h, now, &a);
+    } else {
+        ft_api_summary_init(&a);
+        if (ctx->my_stats != NULL)
+            ft_api_stats_merge(ctx->my_stats, now, &a);
     }
     head(b, "fabtel_api_requests_total", "counter", "Answers given by apid, by route and status.");
-    for (int r = 0; r < FT_ROUTES; r++)
+    for (uint32_t r = 0; r < FT_ROUTES; r++)
         for (int c = 0; c < FT_STATUS_CLASSES; c++)
-            if (a.by_route_status[r][c])
-                put(b, "fabtel_api_requests_total{route=\"%s\",status=\"%s\"} %" PRIu64 "\n", route_names[r], ft_status_class_label(c),
-                    a.by_route_status[r][c]);
+            if (a.by_route_status[r][c] && api_route_label((int)r) != NULL)
+                put(b, "fabtel_api_requests_total{route=\"%s\",status=\"%s\"} %" PRIu64 "\n", api_route_label((int)r),
+                    ft_status_class_label(c), a.by_route_status[r][c]);
     histogram(b, "fabtel_api_request_duration_seconds", "Time apid spent answering a request.", a.hist_total, a.lat_sum_us_total);
     head(b, "fabtel_api_seqlock_retries_total", "counter", "Snapshot reads redone because the writer lapped them.");
     put(b, "fabtel_api_seqlock_retries_total %" PRIu64 "\n", a.seqlock_retries);
@@ -121,26 +118,24 @@ static void service(api_ctx_t *ctx, ft_buf_t *b, uint64_t now)
            "\nfabtel_ingest_total{outcome=\"failed\"} %" PRIu64 "\n",
         in.total_count - in.total_unchanged, in.total_unchanged, in.total_failures);
     head(b, "fabtel_ingest_failures_total", "counter", "Failed ingest attempts by cause.");
-    for (int c = 0; c < 6; c++)
-        put(b, "fabtel_ingest_failures_total{cause=\"%s\"} %" PRIu64 "\n", cause_names[c], in.failures_by_cause[c]);
+    for (int c = 0; c < FT_FAIL_KNOWN; c++)
+        put(b, "fabtel_ingest_failures_total{cause=\"%s\"} %" PRIu64 "\n", ft_fail_cause_label(c), in.failures_by_cause[c]);
     head(b, "fabtel_ingest_rows_rejected_total", "counter", "CSV rows rejected in published bodies.");
     put(b, "fabtel_ingest_rows_rejected_total %" PRIu64 "\n", in.total_rows_rejected);
     histogram(b, "fabtel_ingest_duration_seconds", "Ingest attempt duration, first response byte to publish.", in.hist_total,
               in.total_dur_sum_us);
-    uint64_t gen = atomic_load_explicit(&ctx->shm.hdr->gen, memory_order_acquire);
-    uint64_t conf = atomic_load_explicit(&ctx->shm.hdr->confirmed_ns, memory_order_relaxed);
     head(b, "fabtel_generation", "gauge", "Generation of the published snapshot.");
-    put(b, "fabtel_generation %" PRIu64 "\n", gen);
-    if (conf) {
+    put(b, "fabtel_generation %" PRIu64 "\n", ft_shm_generation(&ctx->shm));
+    if (ft_shm_confirmed_ns(&ctx->shm) != 0) {
         head(b, "fabtel_data_age_seconds", "gauge", "Time since the source last confirmed the data.");
-        put(b, "fabtel_data_age_seconds %.6f\n", now > conf ? (double)(now - conf) / 1e9 : 0.0);
+        put(b, "fabtel_data_age_seconds %.3f\n", (double)ft_shm_data_age_ms(&ctx->shm, now) / 1e3);
     }
 }
 
 /* The fabric: one series per switch and numeric counter, from one validated snapshot. */
 static void fabric(api_ctx_t *ctx, ft_buf_t *b)
 {
-    if (!ctx->attached || atomic_load_explicit(&ctx->shm.hdr->gen, memory_order_acquire) == 0)
+    if (!ctx->attached || ft_shm_generation(&ctx->shm) == 0)
         return;
     size_t start = b->len;
     for (;;) {
@@ -161,10 +156,8 @@ static void fabric(api_ctx_t *ctx, ft_buf_t *b)
             put(b, "# HELP %s Column '%s' of the fabric's CSV, per switch.\n# TYPE %s %s\n", mname, mname + 14, mname,
                 counter ? "counter" : "gauge");
             for (uint32_t r = 0; r < v.nrows; r++) {
-                uint64_t rm = ft_snap_row_meta(&v, r);
                 uint64_t cell = ft_snap_cell(&v, r, c);
-                if ((rm & (FT_ROW_USED | FT_ROW_PRESENT)) != (FT_ROW_USED | FT_ROW_PRESENT) ||
-                    cell == (type == FT_COL_INT ? FT_CELL_NULL_INT : FT_CELL_NULL_FLOAT))
+                if (!ft_snap_row_live(&v, r) || cell == (type == FT_COL_INT ? FT_CELL_NULL_INT : FT_CELL_NULL_FLOAT))
                     continue;
                 ft_buf_append(b, mname, strlen(mname));
                 ft_buf_append(b, "{switch_id=\"", 12);

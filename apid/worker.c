@@ -34,13 +34,20 @@ static const char *reason(int status)
 {
     switch (status) {
     case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
     case 304: return "Not Modified";
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
     case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
     case 503: return "Service Unavailable";
-    default: return "Internal Server Error";
+    case 504: return "Gateway Timeout";
+    default: return status >= 500 ? "Internal Server Error" : "Bad Request";
     }
 }
 
@@ -65,6 +72,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         r.if_none_match = req->headers.entries[i].value.base;
         r.if_none_match_len = req->headers.entries[i].value.len;
     }
+    i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    if (i >= 0) {
+        r.content_type = req->headers.entries[i].value.base;
+        r.content_type_len = req->headers.entries[i].value.len;
+    }
+    r.body = req->entity.base;
+    r.body_len = req->entity.len;
     i = h2o_find_header(&req->headers, H2O_TOKEN_ACCEPT_ENCODING, -1);
     r.accept_gzip = i >= 0 && h2o_contains_token(req->headers.entries[i].value.base, req->headers.entries[i].value.len,
                                                  H2O_STRLIT("gzip"), ',');
@@ -83,8 +97,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Accept-Encoding"));
     if (res.gzip && res.status == 200)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_ENCODING, NULL, H2O_STRLIT("gzip"));
-    if (res.status == 405)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, HEAD"));
+    if (res.allow != NULL)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, res.allow, strlen(res.allow));
     if (res.retry_after)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
     h2o_iovec_t body = h2o_iovec_init(NULL, 0);
@@ -212,9 +226,11 @@ int api_worker_run(const api_worker_config_t *cfg, volatile sig_atomic_t *stop, 
     /* Tear down in reverse, so a sanitizer build reports only real leaks at exit. */
     h2o_timeout_dispose(w->ctx.loop, &w->poll_timeout);
     h2o_evloop_t *loop = w->ctx.loop;
+    h2o_multithread_queue_t *queue = w->ctx.queue;
     h2o_context_dispose(&w->ctx);
     h2o_config_dispose(&w->config);
     h2o_evloop_run(loop, 0); /* let the loop free the sockets closed above */
+    free(queue);             /* libh2o 2.2's h2o_multithread_destroy_queue() closes the queue but does not free it */
     h2o_evloop_destroy(loop);
     api_ctx_destroy(&w->api);
     free(w);

@@ -10,9 +10,6 @@
 #include "stats.h"
 #include "util.h"
 
-static const char *const cause_names[FT_FAIL_CAUSES] = {"connect", "http", "timeout", "truncated", "parse", "capacity", "other6",
-                                                        "other7"};
-
 static uint64_t ms_to_ns(double ms)
 {
     return (uint64_t)(ms * 1e6);
@@ -57,13 +54,13 @@ static void fail(ingestd_t *d, int cause, const char *why)
     d->consecutive_failures++;
     d->failed++;
     ft_ingest_stats_record(ft_shm_ingest_stats(&d->shm), now, FT_INGEST_FAILED, cause, attempt_us(d), 0);
-    atomic_store_explicit(&d->shm.hdr->ingest_state, 1, memory_order_relaxed);
+    ft_shm_set_ingest_failing(&d->shm, 1);
     uint64_t delay = backoff_ns(d);
     /* One line per change of state: entering "failing" is logged; failing again (whatever the cause) is not. */
     char q[300];
     ft_log(!d->failing ? (cause == FT_FAIL_CAPACITY ? FT_LOG_ERROR : FT_LOG_WARN) : FT_LOG_DEBUG,
            "event=ingest_failing cause=%s why=%s source=%s retry_ms=%" PRIu64 " backoff_max_ms=%.0f generation=%" PRIu64,
-           cause_names[cause], ft_log_quote(q, sizeof(q), why, strlen(why)), d->cfg.source, delay / 1000000,
+           ft_fail_cause_label(cause), ft_log_quote(q, sizeof(q), why, strlen(why)), d->cfg.source, delay / 1000000,
            d->cfg.backoff_max_s * 1000, d->model.gen);
     d->failing = 1;
     /* Never retry at a fixed rate faster than the backoff, and a source without ETags not faster than its interval. */
@@ -76,7 +73,7 @@ static void succeeded(ingestd_t *d)
         ft_info("event=ingest_recovered after_failures=%u generation=%" PRIu64, d->consecutive_failures, d->model.gen);
     d->failing = 0;
     d->consecutive_failures = 0;
-    atomic_store_explicit(&d->shm.hdr->ingest_state, 0, memory_order_relaxed);
+    ft_shm_set_ingest_failing(&d->shm, 0);
     /* A long-polling source tells us when there is news: ask again at once. Any other: every interval. */
     schedule(d, d->source_has_etag && d->source_holds ? 0 : (uint64_t)(d->cfg.interval_s * 1e9));
 }
@@ -114,7 +111,7 @@ static void unchanged(ingestd_t *d)
     uint64_t us = attempt_us(d);
     end_attempt(d);
     d->unchanged++;
-    atomic_store_explicit(&d->shm.hdr->confirmed_ns, now, memory_order_relaxed);
+    ft_shm_confirm(&d->shm, now);
     ft_ingest_stats_record(ft_shm_ingest_stats(&d->shm), now, FT_INGEST_UNCHANGED, 0, us, 0);
     ft_debug("event=ingest_unchanged generation=%" PRIu64 " etag=%s", d->model.gen, d->etag);
     succeeded(d);
@@ -311,8 +308,7 @@ static int open_segment(ingestd_t *d)
                 d->cfg.shm_name, d->shm.hdr->epoch, d->shm.hdr->total_size, d->cfg.cap.max_switches, d->cfg.cap.max_counters,
                 d->cfg.cap.nslots);
     }
-    atomic_store_explicit(&d->shm.hdr->writer_pid, (uint64_t)getpid(), memory_order_relaxed);
-    atomic_store_explicit(&d->shm.hdr->writer_started_ns, ft_now_ns(), memory_order_relaxed);
+    ft_shm_set_writer(&d->shm, (uint64_t)getpid(), ft_now_ns());
     return 0;
 }
 
@@ -358,7 +354,7 @@ void ingestd_destroy(ingestd_t *d)
     if (d->busy && d->client != NULL)
         h2o_http1client_cancel(d->client);
     if (d->shm.hdr != NULL)
-        atomic_store_explicit(&d->shm.hdr->writer_pid, 0, memory_order_relaxed);
+        ft_shm_set_writer(&d->shm, 0, 0);
     ft_info("event=stopped generation=%" PRIu64 " published=%" PRIu64 " unchanged=%" PRIu64 " failed=%" PRIu64, d->model.gen,
             d->published, d->unchanged, d->failed);
     ft_shm_close(&d->shm);

@@ -74,10 +74,8 @@ int main(int argc, char **argv)
         ingestd_run_once(&d, ft_notify_max_wait_ms(&notify));
         ft_notify_tick(&notify);
         if (ft_mono_ns() >= next_status) {
-            uint64_t confirmed = atomic_load_explicit(&d.shm.hdr->confirmed_ns, memory_order_relaxed), now = ft_now_ns();
             ft_notify_status(&notify, "generation %llu, data age %llu ms, ingest %s", (unsigned long long)d.model.gen,
-                             confirmed && now > confirmed ? (unsigned long long)((now - confirmed) / 1000000) : 0ULL,
-                             d.failing ? "failing" : "ok");
+                             (unsigned long long)ft_shm_data_age_ms(&d.shm, ft_now_ns()), d.failing ? "failing" : "ok");
             next_status = ft_mono_ns() + 1000000000ULL;
         }
     }

@@ -7,12 +7,10 @@
 #include <string.h>
 
 #include "log.h"
-#include "render.h"
 #include "seqlock.h"
 #include "snapshot.h"
 #include "util.h"
-
-#include <zlib.h>
+#include "writer.h"
 
 /*
  * Text cells live in one arena per generation (m->text_arena), each entry
@@ -47,9 +45,7 @@ int ingest_model_init(ingest_model_t *m, const ft_shm_capacity_t *cap, uint64_t 
     m->hash = calloc(l.hash_size, sizeof(*m->hash));
     m->colmap = calloc(cap->max_counters + 1, sizeof(*m->colmap));
     m->catalog_ver = 1;
-    m->gzip = 1;
-    ft_buf_init(&m->render);
-    ft_buf_init(&m->render_gz);
+    ingest_prerender_init(&m->pre);
     if (!m->cols || !m->rows || !m->free_rows || !m->vals || !m->hash || !m->colmap) {
         ingest_model_destroy(m);
         return -ENOMEM;
@@ -70,12 +66,7 @@ void ingest_model_destroy(ingest_model_t *m)
     free(m->row_index);
     free(m->newkey_hash);
     free(m->parsed);
-    ft_buf_destroy(&m->render);
-    ft_buf_destroy(&m->render_gz);
-    if (m->zstream != NULL) {
-        deflateEnd(m->zstream);
-        free(m->zstream);
-    }
+    ingest_prerender_destroy(&m->pre);
     memset(m, 0, sizeof(*m));
 }
 
@@ -266,14 +257,17 @@ static void free_row(ingest_model_t *m, uint32_t row)
     m->free_rows[m->nfree++] = row;
 }
 
+/* A row for a new switch: a free one (its incarnation moves on, so its past is not this switch's) or a new one. */
 static uint32_t alloc_row(ingest_model_t *m, const char *name, size_t len)
 {
     uint32_t row = m->nfree > 0 ? m->free_rows[--m->nfree] : m->nrows++;
     ingest_row_t *r = &m->rows[row];
+    uint32_t incarnation = r->incarnation + 1;
     memset(r, 0, sizeof(*r));
     memcpy(r->name, name, len);
     r->len = (uint8_t)len;
     r->used = 1;
+    r->incarnation = incarnation;
     uint64_t *v = &m->vals[(uint64_t)row * m->cap.max_counters];
     for (uint32_t c = 0; c < m->ncols; c++)
         v[c] = null_cell(m->cols[c].type);
@@ -295,142 +289,178 @@ static uint64_t arena_put(ft_buf_t *a, const char *s, size_t len)
     return ft_text_ref((uint32_t)off, (uint32_t)len);
 }
 
-int ingest_model_apply(ingest_model_t *m, const ingest_batch_t *b, uint64_t now_ns, ingest_result_t *res)
+/*
+ * Applying one body, in phases. The first three only judge (nothing in the
+ * model changes, so a rejected body leaves it exactly as it was); the last
+ * ones commit. They share one apply_t.
+ */
+typedef struct apply {
+    ingest_model_t *m;
+    const ingest_batch_t *b;
+    size_t hn;          /* fields in the header row */
+    uint64_t now_ns;
+    ingest_result_t *res;
+    uint8_t *newtype;   /* header column j -> type, for columns new in this body */
+    uint32_t new_cols, new_switches;
+} apply_t;
+
+static uint8_t col_type(const apply_t *a, size_t j)
 {
-    memset(res, 0, sizeof(*res));
-    res->cause = -1;
-    m->mark++;
+    return a->m->colmap[j] >= 0 ? a->m->cols[a->m->colmap[j]].type : a->newtype[j];
+}
+
+/* Phase 1, the body's shape: a header with valid unique names, data rows, not cut short, within the counter capacity. */
+static int judge_shape(apply_t *a)
+{
+    ingest_model_t *m = a->m;
+    const ingest_batch_t *b = a->b;
     if (b->nrows == 0)
-        return reject(res, FT_FAIL_PARSE, "empty body: no header row");
-    size_t hn = b->row_nfields[0];
-    if (hn < 2)
-        return reject(res, FT_FAIL_PARSE, "header has %zu column(s); need a switch id and at least one counter", hn);
-    if (hn - 1 > m->cap.max_counters)
-        return reject(res, FT_FAIL_CAPACITY, "header has %zu counters; capacity is %u (--max-counters)", hn - 1,
+        return reject(a->res, FT_FAIL_PARSE, "empty body: no header row");
+    a->hn = b->row_nfields[0];
+    if (a->hn < 2)
+        return reject(a->res, FT_FAIL_PARSE, "header has %zu column(s); need a switch id and at least one counter", a->hn);
+    if (a->hn - 1 > m->cap.max_counters)
+        return reject(a->res, FT_FAIL_CAPACITY, "header has %zu counters; capacity is %u (--max-counters)", a->hn - 1,
                       m->cap.max_counters);
     if (b->nrows == 1)
-        return reject(res, FT_FAIL_PARSE, "no data rows after the header");
-    if (b->last_row_unterminated && b->row_nfields[b->nrows - 1] < hn)
-        return reject(res, FT_FAIL_TRUNCATED, "body cut: last row unterminated with %u of %zu fields", b->row_nfields[b->nrows - 1],
-                      hn);
+        return reject(a->res, FT_FAIL_PARSE, "no data rows after the header");
+    if (b->last_row_unterminated && b->row_nfields[b->nrows - 1] < a->hn)
+        return reject(a->res, FT_FAIL_TRUNCATED, "body cut: last row unterminated with %u of %zu fields",
+                      b->row_nfields[b->nrows - 1], a->hn);
     if (grow_scratch(m, b->nrows, b->nfields) != 0)
-        return reject(res, FT_FAIL_CAPACITY, "out of memory for %zu rows", b->nrows);
+        return reject(a->res, FT_FAIL_CAPACITY, "out of memory for %zu rows", b->nrows);
+    return 0;
+}
 
-    /* Header: names valid and unique; map to existing columns or count new ones. */
-    uint8_t newtype[FT_MAX_COUNTERS_LIMIT + 1];
-    uint32_t new_cols = 0;
-    for (size_t j = 1; j < hn; j++) {
+/* Phase 2, the header: names valid and unique; each mapped to a known column or typed as a new one. */
+static int judge_header(apply_t *a)
+{
+    ingest_model_t *m = a->m;
+    for (size_t j = 1; j < a->hn; j++) {
         size_t len, l2;
-        const char *name = ingest_batch_field(b, 0, j, &len);
+        const char *name = ingest_batch_field(a->b, 0, j, &len);
         char q[80];
         if (!valid_name(name, len))
-            return reject(res, FT_FAIL_PARSE, "header column %zu has a bad name %s (empty, over %u bytes, or not printable UTF-8)",
+            return reject(a->res, FT_FAIL_PARSE, "header column %zu has a bad name %s (empty, over %u bytes, or not printable UTF-8)",
                           j + 1, ft_log_quote(q, sizeof(q), name, len), FT_NAME_MAX);
         for (size_t k = 1; k < j; k++) {
-            const char *other = ingest_batch_field(b, 0, k, &l2);
+            const char *other = ingest_batch_field(a->b, 0, k, &l2);
             if (l2 == len && memcmp(other, name, len) == 0)
-                return reject(res, FT_FAIL_PARSE, "header names column %s twice", ft_log_quote(q, sizeof(q), name, len));
+                return reject(a->res, FT_FAIL_PARSE, "header names column %s twice", ft_log_quote(q, sizeof(q), name, len));
         }
         m->colmap[j] = -1;
         for (uint32_t c = 0; c < m->ncols; c++)
             if (m->cols[c].len == len && memcmp(m->cols[c].name, name, len) == 0)
                 m->colmap[j] = (int32_t)c;
         if (m->colmap[j] < 0) {
-            new_cols++;
-            newtype[j] = infer_type(b, j, hn);
+            a->new_cols++;
+            a->newtype[j] = infer_type(a->b, j, a->hn);
         }
     }
-    if (m->ncols + new_cols > m->cap.max_counters)
-        return reject(res, FT_FAIL_CAPACITY, "%u counters known and %u new; capacity is %u (--max-counters)", m->ncols, new_cols,
-                      m->cap.max_counters);
+    if (m->ncols + a->new_cols > m->cap.max_counters)
+        return reject(a->res, FT_FAIL_CAPACITY, "%u counters known and %u new; capacity is %u (--max-counters)", m->ncols,
+                      a->new_cols, m->cap.max_counters);
+    return 0;
+}
 
-    /* Rows: attribute each to a switch, judge it. */
-    uint32_t new_switches = 0;
+/* Phase 3, the rows: attribute each to a switch (or to none) and judge its cells. Never rejects the body. */
+static void judge_rows(apply_t *a)
+{
+    ingest_model_t *m = a->m;
+    const ingest_batch_t *b = a->b;
     for (size_t r = 1; r < b->nrows; r++) {
         size_t klen;
         const char *key = ingest_batch_field(b, r, 0, &klen);
         m->row_index[r] = -2;
         m->row_ok[r] = 0;
         if (!valid_name(key, klen)) {
-            note_rejected(res, key, klen);
+            note_rejected(a->res, key, klen);
             continue;
         }
         int64_t row = model_find(m, key, klen);
         if (row >= 0) {
             if (m->rows[row].seen_mark == m->mark) { /* duplicate switch id: the first row wins */
-                note_rejected(res, key, klen);
+                note_rejected(a->res, key, klen);
                 continue;
             }
             m->rows[row].seen_mark = m->mark;
         } else if (newkey_seen(m, b, key, klen, (uint32_t)r)) {
-            note_rejected(res, key, klen);
+            note_rejected(a->res, key, klen);
             continue;
         }
-        m->row_ok[r] = (uint8_t)judge_row(m, b, r, hn, newtype);
+        m->row_ok[r] = (uint8_t)judge_row(m, b, r, a->hn, a->newtype);
         if (!m->row_ok[r]) {
-            note_rejected(res, key, klen);
+            note_rejected(a->res, key, klen);
             if (row < 0) /* never seen and bad: nothing to show for it */
                 continue;
-            res->stale_rows++;
+            a->res->stale_rows++;
         } else if (row < 0) {
-            new_switches++;
+            a->new_switches++;
         }
         m->row_index[r] = (int32_t)row; /* -1: new switch */
     }
+}
 
-    /* Capacity: rows (counting those forgetting will give back), then text. */
-    uint32_t forgettable = 0;
-    for (uint32_t r = 0; r < m->nrows; r++) {
-        const ingest_row_t *row = &m->rows[r];
-        if (row->used && row->seen_mark != m->mark && now_ns - row->last_seen_ns > m->forget_after_ns)
-            forgettable++;
-    }
-    uint64_t room = (uint64_t)(m->cap.max_switches - m->nrows) + m->nfree + forgettable;
-    if (new_switches > room)
-        return reject(res, FT_FAIL_CAPACITY, "%u new switches but room for %llu; capacity is %u (--max-switches)", new_switches,
-                      (unsigned long long)room, m->cap.max_switches);
+static int forgettable(const apply_t *a, const ingest_row_t *row)
+{
+    return row->used && row->seen_mark != a->m->mark && a->now_ns - row->last_seen_ns > a->m->forget_after_ns;
+}
+
+/* Phase 4, capacity: rows (counting those forgetting will give back), then the text pool. */
+static int judge_capacity(apply_t *a)
+{
+    ingest_model_t *m = a->m;
+    uint32_t forget = 0;
+    for (uint32_t r = 0; r < m->nrows; r++)
+        forget += (uint32_t)forgettable(a, &m->rows[r]);
+    uint64_t room = (uint64_t)(m->cap.max_switches - m->nrows) + m->nfree + forget;
+    if (a->new_switches > room)
+        return reject(a->res, FT_FAIL_CAPACITY, "%u new switches but room for %llu; capacity is %u (--max-switches)",
+                      a->new_switches, (unsigned long long)room, m->cap.max_switches);
     uint64_t text_need = 0;
-    for (size_t r = 1; r < b->nrows; r++) {
+    for (size_t r = 1; r < a->b->nrows; r++) {
         if (m->row_index[r] == -2)
             continue;
-        for (size_t j = 1; j < hn; j++) {
-            uint8_t type = m->colmap[j] >= 0 ? m->cols[m->colmap[j]].type : newtype[j];
-            if (type != FT_COL_TEXT)
+        for (size_t j = 1; j < a->hn; j++) {
+            if (col_type(a, j) != FT_COL_TEXT)
                 continue;
             size_t len;
             if (m->row_ok[r])
-                ingest_batch_field(b, r, j, &len), text_need += align8(len);
+                ingest_batch_field(a->b, r, j, &len), text_need += align8(len);
             else if (m->colmap[j] >= 0)
                 text_need += text_len_of(m, (uint32_t)m->row_index[r], (uint32_t)m->colmap[j]);
         }
     }
     if (text_need > m->cap.text_bytes)
-        return reject(res, FT_FAIL_CAPACITY, "text cells need %llu bytes; the text pool holds %llu (--text-bytes)",
+        return reject(a->res, FT_FAIL_CAPACITY, "text cells need %llu bytes; the text pool holds %llu (--text-bytes)",
                       (unsigned long long)text_need, (unsigned long long)m->cap.text_bytes);
+    return 0;
+}
 
-    /* Accepted: commit. Forget long-absent switches first, so their rows can be reused. */
-    for (uint32_t r = 0; r < m->nrows; r++) {
-        ingest_row_t *row = &m->rows[r];
-        if (row->used && row->seen_mark != m->mark && now_ns - row->last_seen_ns > m->forget_after_ns) {
+/* Commit 1: forget long-absent switches (their rows can be reused), add the new columns, set presence. */
+static void commit_catalog(apply_t *a)
+{
+    ingest_model_t *m = a->m;
+    for (uint32_t r = 0; r < m->nrows; r++)
+        if (forgettable(a, &m->rows[r])) {
             free_row(m, r);
-            res->forgotten++;
+            a->res->forgotten++;
         }
-    }
-    if (res->forgotten) {
+    if (a->res->forgotten) {
         model_hash_rebuild(m);
         m->catalog_ver++;
     }
-    for (size_t j = 1; j < hn; j++) {
+    for (size_t j = 1; j < a->hn; j++) {
         if (m->colmap[j] >= 0)
             continue;
         size_t len;
-        const char *name = ingest_batch_field(b, 0, j, &len);
+        const char *name = ingest_batch_field(a->b, 0, j, &len);
         uint32_t c = m->ncols++;
         ingest_col_t *col = &m->cols[c];
         memcpy(col->name, name, len);
         col->name[len] = '\0';
         col->len = (uint8_t)len;
-        col->type = newtype[j];
+        col->type = a->newtype[j];
         for (uint32_t r = 0; r < m->nrows; r++)
             m->vals[(uint64_t)r * m->cap.max_counters + c] = null_cell(col->type);
         m->colmap[j] = (int32_t)c;
@@ -438,47 +468,59 @@ int ingest_model_apply(ingest_model_t *m, const ingest_batch_t *b, uint64_t now_
     }
     for (uint32_t c = 0; c < m->ncols; c++)
         m->cols[c].present = 0;
-    for (size_t j = 1; j < hn; j++)
+    for (size_t j = 1; j < a->hn; j++)
         m->cols[m->colmap[j]].present = 1;
     for (uint32_t r = 0; r < m->nrows; r++)
         m->rows[r].present = m->rows[r].stale = 0;
+}
 
-    /* Values, and a fresh text arena holding exactly the text cells this snapshot shows. */
+/* One text cell into the new arena: the body's value for a good row, the previous one carried over for a stale row. */
+static uint64_t commit_text(ft_buf_t *arena, const ft_buf_t *old, uint64_t prev, int row_ok, const char *s, size_t len)
+{
+    if (row_ok)
+        return arena_put(arena, s, len);
+    if (prev == FT_CELL_NULL_TEXT || (uint64_t)ft_text_ref_off(prev) + ft_text_ref_len(prev) > old->len)
+        return FT_CELL_NULL_TEXT; /* nothing to carry over: never a ref into the wrong arena */
+    if (ft_text_ref_len(prev) == 0)
+        return arena_put(arena, "", 0); /* (old->data may be NULL: no pointer arithmetic on it) */
+    return arena_put(arena, old->data + ft_text_ref_off(prev), ft_text_ref_len(prev));
+}
+
+/* Commit 2: each attributed batch row's values (new switches get their rows here). */
+static void commit_row(apply_t *a, size_t r, ft_buf_t *arena, const ft_buf_t *old)
+{
+    ingest_model_t *m = a->m;
+    size_t klen;
+    const char *key = ingest_batch_field(a->b, r, 0, &klen);
+    uint32_t row = m->row_index[r] >= 0 ? (uint32_t)m->row_index[r] : alloc_row(m, key, klen);
+    if (m->row_index[r] < 0)
+        m->catalog_ver++;
+    m->row_index[r] = (int32_t)row;
+    ingest_row_t *rw = &m->rows[row];
+    rw->present = 1;
+    rw->stale = !m->row_ok[r];
+    rw->last_seen_ns = a->now_ns;
+    uint64_t *v = &m->vals[(uint64_t)row * m->cap.max_counters];
+    for (size_t j = 1; j < a->hn; j++) {
+        uint32_t c = (uint32_t)m->colmap[j];
+        size_t len;
+        const char *s = ingest_batch_field(a->b, r, j, &len);
+        if (m->cols[c].type == FT_COL_TEXT)
+            v[c] = commit_text(arena, old, v[c], m->row_ok[r], s, len);
+        else if (m->row_ok[r])
+            v[c] = m->parsed[a->b->row_first[r] + j];
+    }
+}
+
+/* Commit 3: values, into a fresh text arena holding exactly the text cells this snapshot shows. */
+static int commit_values(apply_t *a)
+{
+    ingest_model_t *m = a->m;
     ft_buf_t old = m->text_arena, *arena = &m->text_arena;
     ft_buf_init(arena);
-    for (size_t r = 1; r < b->nrows; r++) {
-        if (m->row_index[r] == -2)
-            continue;
-        size_t klen;
-        const char *key = ingest_batch_field(b, r, 0, &klen);
-        uint32_t row = m->row_index[r] >= 0 ? (uint32_t)m->row_index[r] : alloc_row(m, key, klen);
-        if (m->row_index[r] < 0)
-            m->catalog_ver++;
-        m->row_index[r] = (int32_t)row;
-        ingest_row_t *rw = &m->rows[row];
-        rw->present = 1;
-        rw->stale = !m->row_ok[r];
-        rw->last_seen_ns = now_ns;
-        uint64_t *v = &m->vals[(uint64_t)row * m->cap.max_counters];
-        for (size_t j = 1; j < hn; j++) {
-            uint32_t c = (uint32_t)m->colmap[j];
-            size_t len;
-            const char *s = ingest_batch_field(b, r, j, &len);
-            if (m->cols[c].type == FT_COL_TEXT) {
-                uint64_t ref = v[c];
-                if (m->row_ok[r])
-                    v[c] = arena_put(arena, s, len);
-                else if (ref == FT_CELL_NULL_TEXT || (uint64_t)ft_text_ref_off(ref) + ft_text_ref_len(ref) > old.len)
-                    v[c] = FT_CELL_NULL_TEXT; /* nothing to carry over: never a ref into the wrong arena */
-                else if (ft_text_ref_len(ref) == 0)
-                    v[c] = arena_put(arena, "", 0); /* (old.data may be NULL: no pointer arithmetic on it) */
-                else
-                    v[c] = arena_put(arena, old.data + ft_text_ref_off(ref), ft_text_ref_len(ref));
-            } else if (m->row_ok[r]) {
-                v[c] = m->parsed[b->row_first[r] + j];
-            }
-        }
-    }
+    for (size_t r = 1; r < a->b->nrows; r++)
+        if (m->row_index[r] != -2)
+            commit_row(a, r, arena, &old);
     /* Text cells not carried into the new arena no longer refer to anything. */
     for (uint32_t r = 0; r < m->nrows; r++) {
         int keep_row = m->rows[r].used && m->rows[r].present;
@@ -488,160 +530,143 @@ int ingest_model_apply(ingest_model_t *m, const ingest_batch_t *b, uint64_t now_
     }
     ft_buf_destroy(&old);
     if (arena->failed)
-        return reject(res, FT_FAIL_CAPACITY, "out of memory for text cells");
-    for (uint32_t r = 0; r < m->nrows; r++)
-        res->nswitches += m->rows[r].used && m->rows[r].present;
-    res->new_switches = new_switches;
+        return reject(a->res, FT_FAIL_CAPACITY, "out of memory for text cells");
+    return 0;
+}
+
+int ingest_model_apply(ingest_model_t *m, const ingest_batch_t *b, uint64_t now_ns, ingest_result_t *res)
+{
+    memset(res, 0, sizeof(*res));
+    res->cause = -1;
+    m->mark++;
+    apply_t a = {.m = m, .b = b, .now_ns = now_ns, .res = res, .newtype = m->newtype};
+    int r;
+    if ((r = judge_shape(&a)) != 0 || (r = judge_header(&a)) != 0)
+        return r;
+    judge_rows(&a);
+    if ((r = judge_capacity(&a)) != 0)
+        return r;
+    commit_catalog(&a);
+    if ((r = commit_values(&a)) != 0)
+        return r;
+    for (uint32_t i = 0; i < m->nrows; i++)
+        res->nswitches += m->rows[i].used && m->rows[i].present;
+    res->new_switches = a.new_switches;
     m->rows_rejected = res->rows_rejected;
     return 0;
 }
 
 /* ---- publishing ---- */
 
-static _Atomic uint64_t *slot_region(const ft_shm_t *shm, _Atomic uint64_t *slot, uint64_t off)
-{
-    (void)shm;
-    return (_Atomic uint64_t *)((char *)slot + off);
-}
-
-static void store_record(_Atomic uint64_t *rec, const char *name, size_t len, uint64_t meta)
-{
-    uint64_t words[FT_NAME_WORDS] = {0};
-    memcpy(words, name, len);
-    ft_seq_store_words(rec, words, FT_NAME_WORDS);
-    ft_seq_store(&rec[FT_NAME_WORDS], meta);
-}
-
 static uint64_t row_meta(const ingest_row_t *r)
 {
-    return (uint64_t)r->len | (r->used ? FT_ROW_USED : 0) | (r->present ? FT_ROW_PRESENT : 0) | (r->stale ? FT_ROW_STALE : 0);
+    uint32_t flags = (r->used ? FT_ROW_USED : 0) | (r->present ? FT_ROW_PRESENT : 0) | (r->stale ? FT_ROW_STALE : 0);
+    return ft_row_meta(r->len, flags, r->incarnation);
 }
 
-/* m->render -> m->render_gz (gzip format). 0 or -ENOMEM. */
-static int gzip_body(ingest_model_t *m)
+/* The catalog (names, types, flags), the cells of present rows, the index and the text pool. */
+static void write_slot(ingest_model_t *m, ft_slot_writer_t *w, uint32_t si)
 {
-    z_stream *z = m->zstream;
-    if (z == NULL) {
-        if ((z = calloc(1, sizeof(*z))) == NULL)
-            return -ENOMEM;
-        if (deflateInit2(z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-            free(z);
-            return -ENOMEM;
-        }
-        m->zstream = z;
-    } else {
-        deflateReset(z);
-    }
-    size_t bound = deflateBound(z, m->render.len);
-    m->render_gz.len = 0;
-    m->render_gz.failed = 0;
-    if (ft_buf_reserve(&m->render_gz, bound) != 0)
-        return -ENOMEM;
-    z->next_in = (Bytef *)m->render.data;
-    z->avail_in = (uInt)m->render.len;
-    z->next_out = (Bytef *)m->render_gz.data;
-    z->avail_out = (uInt)bound;
-    if (deflate(z, Z_FINISH) != Z_STREAM_END)
-        return -ENOMEM;
-    m->render_gz.len = bound - z->avail_out;
-    return 0;
-}
-
-int ingest_model_publish(ingest_model_t *m, ft_shm_t *shm, uint64_t now_ns)
-{
-    const ft_shm_header_t *h = shm->hdr;
-    uint64_t n = m->gen + 1;
-    uint32_t si = (uint32_t)(n % h->nslots);
-    _Atomic uint64_t *slot = ft_shm_slot(shm, n);
-    _Atomic uint64_t *cols = slot_region(shm, slot, h->sl_cols_off), *rows = slot_region(shm, slot, h->sl_rows_off),
-                     *hash = slot_region(shm, slot, h->sl_hash_off), *vals = slot_region(shm, slot, h->sl_vals_off),
-                     *text = slot_region(shm, slot, h->sl_text_off), *body = slot_region(shm, slot, h->sl_body_off);
-    ft_buf_t *arena = &m->text_arena;
+    int full = m->slot_catalog_ver[si] != m->catalog_ver; /* this slot's names and index are out of date */
     uint32_t nswitches = 0, stale = 0;
-
-    ft_seq_write_begin(); /* W1: see shm/seqlock.h */
-    int full_catalog = m->slot_catalog_ver[si] != m->catalog_ver;
     for (uint32_t c = 0; c < m->ncols; c++) {
         const ingest_col_t *col = &m->cols[c];
-        uint64_t meta = FT_COL_META(col->len, col->type, col->present);
-        if (full_catalog)
-            store_record(&cols[(uint64_t)c * FT_REC_WORDS], col->name, col->len, meta);
-        else
-            ft_seq_store(&cols[(uint64_t)c * FT_REC_WORDS + FT_NAME_WORDS], meta);
+        ft_slot_write_col(w, c, col->name, col->len, ft_col_meta(col->len, col->type, col->present), full);
     }
     for (uint32_t r = 0; r < m->nrows; r++) {
         const ingest_row_t *row = &m->rows[r];
-        if (full_catalog)
-            store_record(&rows[(uint64_t)r * FT_REC_WORDS], row->name, row->len, row_meta(row));
-        else
-            ft_seq_store(&rows[(uint64_t)r * FT_REC_WORDS + FT_NAME_WORDS], row_meta(row));
+        ft_slot_write_row(w, r, row->name, row->len, row_meta(row), full);
         if (row->used && row->present) {
-            ft_seq_store_words(&vals[(uint64_t)r * m->cap.max_counters], &m->vals[(uint64_t)r * m->cap.max_counters], m->ncols);
+            ft_slot_write_cells(w, r, &m->vals[(uint64_t)r * m->cap.max_counters], m->ncols);
             nswitches++;
             stale += row->stale;
         }
     }
-    if (full_catalog)
-        ft_seq_store_words(hash, m->hash, m->hash_size);
-    ft_seq_store_words(text, arena->data, arena->len / 8);
-
-    ft_seq_store(&slot[FT_SLOT_GEN], n);
-    ft_seq_store(&slot[FT_SLOT_COLLECTED_NS], now_ns);
-    ft_seq_store(&slot[FT_SLOT_NROWS], m->nrows);
-    ft_seq_store(&slot[FT_SLOT_NCOLS], m->ncols);
-    ft_seq_store(&slot[FT_SLOT_NSWITCHES], nswitches);
-    ft_seq_store(&slot[FT_SLOT_TEXT_USED], arena->len);
-    ft_seq_store(&slot[FT_SLOT_STALE_ROWS], stale);
-    ft_seq_store(&slot[FT_SLOT_ROWS_REJECTED], m->rows_rejected);
-    ft_seq_store(&slot[FT_SLOT_CATALOG_VER], m->catalog_ver);
-    ft_seq_store(&slot[FT_SLOT_BODY_LEN], 0);
-    ft_seq_store(&slot[FT_SLOT_BODY_GZ_LEN], 0);
+    if (full)
+        ft_slot_write_hash(w, m->hash, m->hash_size);
+    ft_slot_write_text(w, m->text_arena.data, m->text_arena.len);
     m->slot_catalog_ver[si] = m->catalog_ver;
+    const uint64_t hdr[][2] = {
+        {FT_SLOT_GEN, w->gen},          {FT_SLOT_NROWS, m->nrows},         {FT_SLOT_NCOLS, m->ncols},
+        {FT_SLOT_NSWITCHES, nswitches}, {FT_SLOT_TEXT_USED, m->text_arena.len}, {FT_SLOT_STALE_ROWS, stale},
+        {FT_SLOT_ROWS_REJECTED, m->rows_rejected}, {FT_SLOT_CATALOG_VER, m->catalog_ver},
+    };
+    for (size_t i = 0; i < sizeof(hdr) / sizeof(hdr[0]); i++)
+        ft_slot_write_hdr(w, (unsigned)hdr[i][0], hdr[i][1]);
+}
 
-    /* Pre-render the unfiltered ListMetrics body from the slot itself, through the readers' view. */
+int ingest_model_publish(ingest_model_t *m, ft_shm_t *shm, uint64_t now_ns)
+{
+    uint64_t n = m->gen + 1;
+    ft_slot_writer_t w;
+    ft_slot_write_begin(&w, shm, n); /* W1 */
+    write_slot(m, &w, (uint32_t)(n % shm->hdr->nslots));
+    ft_slot_write_hdr(&w, FT_SLOT_COLLECTED_NS, now_ns);
+    /* The unfiltered ListMetrics, rendered from the slot itself through the readers' view. */
     ft_snap_t v;
     ft_snap_at(&v, shm, n);
-    ft_render_filter_t all = {.limit = UINT64_MAX};
-    m->render.len = 0;
-    m->render.failed = 0;
-    if (ft_render_list(&m->render, &v, &all) == 0 && m->render.len <= h->body_bytes) {
-        ft_seq_store_bytes(body, 0, m->render.data, m->render.len);
-        ft_seq_store(&slot[FT_SLOT_BODY_LEN], m->render.len);
-        /* Its gzip form right after it, for clients that accept it (fast level: it is redone every generation). */
-        uint64_t gz_off = align8(m->render.len);
-        if (m->gzip && gzip_body(m) == 0 && gz_off + m->render_gz.len <= h->body_bytes) {
-            ft_seq_store_bytes(body, gz_off, m->render_gz.data, m->render_gz.len);
-            ft_seq_store(&slot[FT_SLOT_BODY_GZ_LEN], m->render_gz.len);
-        }
-    }
-
-    ft_seq_write_publish(&shm->hdr->gen, n); /* W3 */
-    atomic_store_explicit(&shm->hdr->confirmed_ns, now_ns, memory_order_relaxed);
+    const ingest_prerender_t *p = &m->pre;
+    if (ingest_prerender_run(&m->pre, &v) == 0)
+        ft_slot_write_body(&w, p->json.data, p->json.len, p->gz.len ? p->gz.data : NULL, p->gz.len);
+    else
+        ft_slot_write_body(&w, NULL, 0, NULL, 0); /* none: readers render it themselves */
+    ft_slot_publish(&w, now_ns); /* W3 */
     m->gen = n;
     return 0;
 }
 
 /* ---- reattach ---- */
 
-int ingest_model_load(ingest_model_t *m, const ft_shm_t *shm, uint64_t now_ns)
+static int load_cols(ingest_model_t *m, const ft_snap_t *v)
 {
-    /* We hold the writer lock, so the published slot cannot change under us. */
-    uint64_t g = atomic_load_explicit(&shm->hdr->gen, memory_order_acquire);
-    m->gen = g;
-    if (g == 0)
-        return 0;
-    ft_snap_t v;
-    ft_snap_at(&v, shm, g);
-    m->ncols = v.ncols;
-    for (uint32_t c = 0; c < v.ncols; c++) {
+    m->ncols = v->ncols;
+    for (uint32_t c = 0; c < v->ncols; c++) {
         ingest_col_t *col = &m->cols[c];
-        uint64_t meta = ft_snap_col_meta(&v, c);
-        col->len = (uint8_t)ft_snap_col_name(&v, c, col->name);
+        uint64_t meta = ft_snap_col_meta(v, c);
+        col->len = (uint8_t)ft_snap_col_name(v, c, col->name);
         col->type = (uint8_t)ft_col_meta_type(meta);
         col->present = (uint8_t)ft_col_meta_present(meta);
         if (col->type < FT_COL_INT || col->type > FT_COL_TEXT)
             return -EPROTO;
     }
+    return 0;
+}
+
+static void load_row(ingest_model_t *m, const ft_snap_t *v, uint32_t r, uint64_t now_ns)
+{
+    ingest_row_t *row = &m->rows[r];
+    uint64_t meta = ft_snap_row_meta(v, r);
+    memset(row, 0, sizeof(*row));
+    row->len = (uint8_t)ft_snap_row_name(v, r, row->name);
+    row->used = (meta & FT_ROW_USED) != 0;
+    row->present = (meta & FT_ROW_PRESENT) != 0;
+    row->stale = (meta & FT_ROW_STALE) != 0;
+    row->incarnation = ft_row_meta_incarnation(meta);
+    row->last_seen_ns = now_ns; /* absence is timed from the restart */
+    if (!row->used) {
+        m->free_rows[m->nfree++] = r;
+        return;
+    }
+    uint64_t *dst = &m->vals[(uint64_t)r * m->cap.max_counters];
+    for (uint32_t c = 0; c < m->ncols; c++) {
+        dst[c] = row->present ? ft_snap_cell(v, r, c) : null_cell(m->cols[c].type);
+        if (m->cols[c].type == FT_COL_TEXT && dst[c] != FT_CELL_NULL_TEXT &&
+            (uint64_t)ft_text_ref_off(dst[c]) + ft_text_ref_len(dst[c]) > m->text_arena.len)
+            dst[c] = FT_CELL_NULL_TEXT;
+    }
+}
+
+int ingest_model_load(ingest_model_t *m, const ft_shm_t *shm, uint64_t now_ns)
+{
+    /* We hold the writer lock, so the published slot cannot change under us. */
+    uint64_t g = ft_shm_generation(shm);
+    m->gen = g;
+    if (g == 0)
+        return 0;
+    ft_snap_t v;
+    ft_snap_at(&v, shm, g);
+    if (load_cols(m, &v) != 0)
+        return -EPROTO;
     m->nrows = v.nrows;
     m->nfree = 0;
     ft_buf_t *arena = &m->text_arena;
@@ -650,27 +675,8 @@ int ingest_model_load(ingest_model_t *m, const ft_shm_t *shm, uint64_t now_ns)
         return -EPROTO;
     ft_seq_load_words(arena->data, v.text, (size_t)(align8(tu) / 8));
     arena->len = (size_t)align8(tu);
-    for (uint32_t r = 0; r < v.nrows; r++) {
-        ingest_row_t *row = &m->rows[r];
-        uint64_t meta = ft_snap_row_meta(&v, r);
-        memset(row, 0, sizeof(*row));
-        row->len = (uint8_t)ft_snap_row_name(&v, r, row->name);
-        row->used = (meta & FT_ROW_USED) != 0;
-        row->present = (meta & FT_ROW_PRESENT) != 0;
-        row->stale = (meta & FT_ROW_STALE) != 0;
-        row->last_seen_ns = now_ns; /* absence is timed from the restart */
-        if (!row->used) {
-            m->free_rows[m->nfree++] = r;
-            continue;
-        }
-        uint64_t *dst = &m->vals[(uint64_t)r * m->cap.max_counters];
-        for (uint32_t c = 0; c < m->ncols; c++) {
-            dst[c] = row->present ? ft_snap_cell(&v, r, c) : null_cell(m->cols[c].type);
-            if (m->cols[c].type == FT_COL_TEXT && dst[c] != FT_CELL_NULL_TEXT &&
-                (uint64_t)ft_text_ref_off(dst[c]) + ft_text_ref_len(dst[c]) > arena->len)
-                dst[c] = FT_CELL_NULL_TEXT;
-        }
-    }
+    for (uint32_t r = 0; r < v.nrows; r++)
+        load_row(m, &v, r, now_ns);
     model_hash_rebuild(m);
     m->catalog_ver = ft_snap_hdr(&v, FT_SLOT_CATALOG_VER) + 1;
     return 0;

@@ -5,7 +5,9 @@
  * Owns: the name -> index maps (rows for switches, columns for counters,
  * stable once assigned), the current values, and what each shared-memory
  * slot already holds of the catalog. The segment is written only by
- * ingest_model_publish(), following shm/seqlock.h.
+ * ingest_model_publish(), through shm/writer.h. A switch's row keeps its
+ * index while the switch exists; a row given back and reused by another
+ * switch gets a new incarnation.
  *
  * The outcome of one body (the table in the design, issue "Core, part 1"):
  *   - all rows good                  -> apply, publish (generation + 1)
@@ -39,6 +41,7 @@
 #include "batch.h"
 #include "buf.h"
 #include "layout.h"
+#include "prerender.h"
 #include "segment.h"
 
 typedef struct ingest_col {
@@ -49,6 +52,7 @@ typedef struct ingest_col {
 typedef struct ingest_row {
     char name[FT_NAME_MAX + 1];
     uint8_t len, used, present, stale;
+    uint32_t incarnation; /* grows each time the row is given to a new switch (shm/layout.h) */
     uint32_t seen_mark; /* apply round that last saw this switch in a body */
     uint64_t last_seen_ns;
 } ingest_row_t;
@@ -89,10 +93,8 @@ typedef struct ingest_model {
     uint32_t newkey_hash_size;
     uint64_t *parsed;     /* per batch field: its value, parsed once when the row is judged */
     size_t parsed_cap;
-    ft_buf_t render;     /* the pre-rendered ListMetrics body */
-    ft_buf_t render_gz;  /* and its gzip form */
-    void *zstream;       /* a reused zlib deflate stream */
-    int gzip;            /* pre-compress the body too (ingest_model_init default: on) */
+    uint8_t newtype[FT_MAX_COUNTERS_LIMIT + 1]; /* header column j -> type of a column new in this body */
+    ingest_prerender_t pre; /* the unfiltered ListMetrics, rendered once per generation */
 } ingest_model_t;
 
 int ingest_model_init(ingest_model_t *m, const ft_shm_capacity_t *cap, uint64_t forget_after_ns);

@@ -91,12 +91,6 @@ static int render_row(ft_buf_t *b, const ft_snap_t *v, uint32_t row, const shown
     return ft_buf_append(b, "}", 1);
 }
 
-static int row_shown(const ft_snap_t *v, uint32_t row)
-{
-    uint64_t m = ft_snap_row_meta(v, row);
-    return (m & (FT_ROW_USED | FT_ROW_PRESENT)) == (FT_ROW_USED | FT_ROW_PRESENT);
-}
-
 int ft_render_list(ft_buf_t *b, const ft_snap_t *v, const ft_render_filter_t *f)
 {
     shown_cols_t *sc = malloc(sizeof(*sc));
@@ -111,7 +105,7 @@ int ft_render_list(ft_buf_t *b, const ft_snap_t *v, const ft_render_filter_t *f)
     uint32_t n = f->rows ? f->nrows : v->nrows;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t row = f->rows ? f->rows[i] : i;
-        if (row >= v->nrows || !row_shown(v, row))
+        if (row >= v->nrows || !ft_snap_row_live(v, row))
             continue;
         if (seen++ < f->offset || shown >= f->limit)
             continue;
@@ -160,4 +154,34 @@ int ft_render_metric(ft_buf_t *b, const ft_snap_t *v, uint32_t row, uint32_t col
     if (ft_snap_row_meta(v, row) & FT_ROW_STALE)
         ft_buf_append(b, ",\"stale\":true", 13);
     return ft_buf_append(b, "}", 1);
+}
+
+int ft_render_counters(ft_buf_t *b, const ft_snap_t *v)
+{
+    static const char *const types[] = {"unknown", "int", "float", "text"};
+    char tmp[64], name[FT_NAME_MAX + 1];
+    ft_buf_append(b, tmp, (size_t)snprintf(tmp, sizeof(tmp), "{\"generation\":%" PRIu64 ",\"counters\":[", v->gen));
+    int first = 1;
+    for (uint32_t c = 0; c < v->ncols; c++) {
+        uint64_t meta = ft_snap_col_meta(v, c);
+        uint32_t t = ft_col_meta_type(meta);
+        if (!ft_col_meta_present(meta))
+            continue;
+        uint32_t len = ft_snap_col_name(v, c, name);
+        ft_buf_append(b, first ? "{\"name\":" : ",{\"name\":", first ? 8 : 9);
+        ft_render_string(b, name, len);
+        ft_buf_append(b, tmp, (size_t)snprintf(tmp, sizeof(tmp), ",\"type\":\"%s\"}", types[t <= 3 ? t : 0]));
+        first = 0;
+    }
+    ft_buf_append(b, "]}", 2);
+    return b->failed ? -ENOMEM : 0;
+}
+
+int ft_render_error(ft_buf_t *b, int status, const char *msg, size_t len)
+{
+    char head[64];
+    ft_buf_append(b, head, (size_t)snprintf(head, sizeof(head), "{\"error\":{\"status\":%d,\"message\":", status));
+    ft_render_string(b, msg, len);
+    ft_buf_append(b, "}}", 2);
+    return b->failed ? -ENOMEM : 0;
 }

@@ -7,6 +7,10 @@
  * slot through the view only; it may read a torn slot, so callers render into
  * a private buffer and discard it when ft_snap_retry() says so.
  *
+ * apid's telemetry answers and errors are rendered here (fast, allocation-free
+ * on the hot path, straight from the slot); its service documents (health,
+ * performance) are built with jansson.
+ *
  * Format: numbers are JSON numbers (64-bit integers exactly, doubles in their
  * shortest round-trip form), text columns JSON strings, names escaped, an
  * absent value `null`; a stale row carries "stale":true.
@@ -40,6 +44,12 @@ int ft_render_string(ft_buf_t *b, const char *s, size_t len);
 
 /* {"switch_id":…,"metric":…,"value":…,"timestamp":…,"collected_at":…,"generation":N[,"stale":true]} */
 int ft_render_metric(ft_buf_t *b, const ft_snap_t *v, uint32_t row, uint32_t col);
+
+/* {"generation":N,"counters":[{"name":…,"type":"int"|"float"|"text"},…]}: the present columns. */
+int ft_render_counters(ft_buf_t *b, const ft_snap_t *v);
+
+/* {"error":{"status":N,"message":…}}: every error answer of the API (the message is escaped, whatever it holds). */
+int ft_render_error(ft_buf_t *b, int status, const char *msg, size_t len);
 
 /* Column index of the switch's own sample time ("timestamp"), or -1. */
 int64_t ft_render_timestamp_col(const ft_snap_t *v);

@@ -31,3 +31,12 @@ int ft_shm_layout_compute(const ft_shm_capacity_t *cap, ft_shm_layout_t *out)
     out->total_size = out->slot_off + (uint64_t)cap->nslots * out->slot_size;
     return 0;
 }
+
+const char *ft_fail_cause_label(int cause)
+{
+    static const char *const labels[FT_FAIL_KNOWN] = {
+        [FT_FAIL_CONNECT] = "connect", [FT_FAIL_HTTP] = "http",   [FT_FAIL_TIMEOUT] = "timeout",
+        [FT_FAIL_TRUNCATED] = "truncated", [FT_FAIL_PARSE] = "parse", [FT_FAIL_CAPACITY] = "capacity",
+    };
+    return cause >= 0 && cause < FT_FAIL_KNOWN ? labels[cause] : "unknown";
+}

@@ -29,7 +29,12 @@
  *   sl_body_off    body_bytes                  pre-rendered unfiltered ListMetrics JSON (optional)
  *
  * Row and column indices are stable: a switch or counter keeps the index it
- * was given when first seen for as long as it exists (history builds on it).
+ * was given when first seen for as long as it exists. A row forgotten after
+ * --forget-after is given to the next new switch, so a row index alone does
+ * not name a switch over time: (row, incarnation) does. The incarnation is
+ * in the row's meta word and grows every time the row is given to another
+ * switch; whoever keeps a row's past (history) keys it on both and checks
+ * the incarnation before it trusts what it kept.
  *
  * API stats segment ("<data name>-api", created by the apid master): an
  * ft_api_stats_header_t followed by one ft_api_worker_stats_t per worker
@@ -49,7 +54,7 @@
 
 #define FT_SHM_MAGIC 0x534c4554424146ULL /* "FABTELS\0" little-endian */
 #define FT_SHM_API_MAGIC 0x49504154424146ULL /* "FABTAPI\0" */
-#define FT_SHM_LAYOUT_VERSION 1u
+#define FT_SHM_LAYOUT_VERSION 2u /* 2: row incarnations in the row meta word; room for 32 routes in the API stats */
 #define FT_SHM_HEADER_SIZE 4096u
 
 #define FT_NAME_MAX 63u   /* bytes of a switch or counter name */
@@ -71,16 +76,26 @@
 typedef enum { FT_COL_INT = 1, FT_COL_FLOAT = 2, FT_COL_TEXT = 3 } ft_col_type_t;
 
 /* Column meta word: name length | type << 8 | present << 16. */
-#define FT_COL_META(len, type, present) ((uint64_t)(len) | (uint64_t)(type) << 8 | (uint64_t)(present) << 16)
+static inline uint64_t ft_col_meta(uint32_t len, uint32_t type, int present)
+{
+    return (uint64_t)len | (uint64_t)type << 8 | (uint64_t)(present != 0) << 16;
+}
 static inline uint32_t ft_col_meta_len(uint64_t m) { return (uint32_t)(m & 0xff); }
 static inline uint32_t ft_col_meta_type(uint64_t m) { return (uint32_t)(m >> 8 & 0xff); }
 static inline int ft_col_meta_present(uint64_t m) { return (int)(m >> 16 & 1); }
 
-/* Row meta word: name length | used << 8 | present << 9 | stale << 10. */
+/* Row meta word: name length | flags (used, present, stale) | incarnation << 32. */
 #define FT_ROW_USED (1u << 8)
 #define FT_ROW_PRESENT (1u << 9)
 #define FT_ROW_STALE (1u << 10)
+static inline uint64_t ft_row_meta(uint32_t len, uint32_t flags, uint32_t incarnation)
+{
+    return (uint64_t)(len & 0xff) | (flags & (FT_ROW_USED | FT_ROW_PRESENT | FT_ROW_STALE)) | (uint64_t)incarnation << 32;
+}
 static inline uint32_t ft_row_meta_len(uint64_t m) { return (uint32_t)(m & 0xff); }
+static inline uint32_t ft_row_meta_incarnation(uint64_t m) { return (uint32_t)(m >> 32); }
+/* The one definition of a row a reader shows: it names a switch, and that switch was in this generation's body. */
+static inline int ft_row_meta_live(uint64_t m) { return (m & (FT_ROW_USED | FT_ROW_PRESENT)) == (FT_ROW_USED | FT_ROW_PRESENT); }
 
 /*
  * Cells. An absent value (a stale row has none for a column that appeared
@@ -168,7 +183,11 @@ typedef struct ft_ingest_bucket {
     _Atomic uint64_t hist[FT_HIST_BUCKETS];              /* durations, shm/stats.h buckets */
 } ft_ingest_bucket_t;
 
-enum { FT_FAIL_CONNECT = 0, FT_FAIL_HTTP, FT_FAIL_TIMEOUT, FT_FAIL_TRUNCATED, FT_FAIL_PARSE, FT_FAIL_CAPACITY, FT_FAIL_CAUSES = 8 };
+/* Why an ingest attempt failed. FT_FAIL_KNOWN causes exist; the stats keep room for FT_FAIL_CAUSES. */
+enum { FT_FAIL_CONNECT = 0, FT_FAIL_HTTP, FT_FAIL_TIMEOUT, FT_FAIL_TRUNCATED, FT_FAIL_PARSE, FT_FAIL_CAPACITY, FT_FAIL_KNOWN,
+       FT_FAIL_CAUSES = 8 };
+/* "connect", "http", ...: the label logs and /metrics use; "unknown" outside [0, FT_FAIL_KNOWN). */
+const char *ft_fail_cause_label(int cause);
 
 typedef struct ft_ingest_stats {
     _Atomic uint64_t seq; /* seqcount, odd while ingestd updates (shm/stats.h) */
@@ -198,9 +217,12 @@ typedef struct ft_api_bucket {
     _Atomic uint64_t hist[FT_HIST_BUCKETS];
 } ft_api_bucket_t;
 
-/* Lifetime answer counts by route and status class (Prometheus counters). */
-enum { FT_ROUTE_GET_METRIC = 0, FT_ROUTE_LIST_METRICS, FT_ROUTE_COUNTERS, FT_ROUTE_PERFORMANCE, FT_ROUTE_HEALTH, FT_ROUTE_METRICS,
-       FT_ROUTE_OTHER, FT_ROUTES = 8 };
+/*
+ * Lifetime answer counts by route and status class (Prometheus counters).
+ * Routes are apid's (its route table numbers them and names them); the
+ * segment only keeps room for FT_ROUTES of them.
+ */
+#define FT_ROUTES 32u
 enum { FT_STATUS_200 = 0, FT_STATUS_304, FT_STATUS_400, FT_STATUS_404, FT_STATUS_405, FT_STATUS_414, FT_STATUS_4XX, FT_STATUS_5XX,
        FT_STATUS_CLASSES };
 

@@ -28,6 +28,7 @@
 #include <sys/types.h>
 
 #include "layout.h"
+#include "seqlock.h"
 
 typedef struct ft_shm {
     char name[256];
@@ -55,7 +56,60 @@ void ft_shm_close(ft_shm_t *s);
 /* Remove the segment and its lock object (tests and operators). */
 void ft_shm_unlink_all(const char *name);
 
-/* Accessors on a validated mapping. */
+/*
+ * The live words of the header. Only these functions read or write them, so
+ * their orderings are stated once: the generation is the seqlock's (acquire
+ * on read, release on publish, shm/seqlock.h); the others are independent
+ * single words (relaxed), each meaningful on its own.
+ */
+
+/* The newest complete generation, 0 when nothing is published yet. */
+static inline uint64_t ft_shm_generation(const ft_shm_t *s)
+{
+    return ft_seq_read_begin(&s->hdr->gen);
+}
+
+/* Milliseconds since the source last confirmed the current data (a publish or a 304); 0 before any, or if the clock went back. */
+static inline uint64_t ft_shm_data_age_ms(const ft_shm_t *s, uint64_t now_ns)
+{
+    uint64_t c = atomic_load_explicit(&s->hdr->confirmed_ns, memory_order_relaxed);
+    return c != 0 && now_ns > c ? (now_ns - c) / 1000000 : 0;
+}
+
+static inline uint64_t ft_shm_confirmed_ns(const ft_shm_t *s)
+{
+    return atomic_load_explicit(&s->hdr->confirmed_ns, memory_order_relaxed);
+}
+
+static inline int ft_shm_ingest_failing(const ft_shm_t *s)
+{
+    return atomic_load_explicit(&s->hdr->ingest_state, memory_order_relaxed) != 0;
+}
+
+static inline uint64_t ft_shm_writer_pid(const ft_shm_t *s)
+{
+    return atomic_load_explicit(&s->hdr->writer_pid, memory_order_relaxed);
+}
+
+/* Writer side (ingestd, holding the writer lock). */
+static inline void ft_shm_confirm(ft_shm_t *s, uint64_t now_ns)
+{
+    atomic_store_explicit(&s->hdr->confirmed_ns, now_ns, memory_order_relaxed);
+}
+
+static inline void ft_shm_set_ingest_failing(ft_shm_t *s, int failing)
+{
+    atomic_store_explicit(&s->hdr->ingest_state, failing != 0, memory_order_relaxed);
+}
+
+/* pid 0: no writer. */
+static inline void ft_shm_set_writer(ft_shm_t *s, uint64_t pid, uint64_t started_ns)
+{
+    atomic_store_explicit(&s->hdr->writer_pid, pid, memory_order_relaxed);
+    atomic_store_explicit(&s->hdr->writer_started_ns, started_ns, memory_order_relaxed);
+}
+
+/* The slot generation `gen` lives in (g % nslots), on a validated mapping. */
 static inline _Atomic uint64_t *ft_shm_slot(const ft_shm_t *s, uint64_t gen)
 {
     const ft_shm_header_t *h = s->hdr;

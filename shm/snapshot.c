@@ -118,3 +118,14 @@ int ft_snap_text(const ft_snap_t *v, uint64_t ref, char *out, size_t outsz)
     out[len] = '\0';
     return (int)len;
 }
+
+int ft_snap_body(const ft_snap_t *v, int gzip, uint64_t *off, uint64_t *len)
+{
+    uint64_t plain = ft_snap_hdr(v, FT_SLOT_BODY_LEN);
+    uint64_t o = gzip ? (plain + 7) / 8 * 8 : 0, l = gzip ? ft_snap_hdr(v, FT_SLOT_BODY_GZ_LEN) : plain;
+    if (plain == 0 || l == 0 || o > v->body_bytes || l > v->body_bytes - o)
+        return -ENOENT;
+    *off = o;
+    *len = l;
+    return 0;
+}

@@ -64,6 +64,25 @@ static inline uint64_t ft_snap_cell(const ft_snap_t *v, uint32_t row, uint32_t c
     return ft_seq_load(&v->vals[(uint64_t)row * v->max_counters + col]);
 }
 
+/*
+ * Where the pre-rendered unfiltered ListMetrics is in the body region:
+ * gzip 0 for the JSON, 1 for its gzip form. 0 with *off and *len set, or
+ * -ENOENT when this slot has none (shm/writer.c lays it out).
+ */
+int ft_snap_body(const ft_snap_t *v, int gzip, uint64_t *off, uint64_t *len);
+
+/* The row names a switch present in this generation (shm/layout.h, ft_row_meta_live). */
+static inline int ft_snap_row_live(const ft_snap_t *v, uint32_t row)
+{
+    return ft_row_meta_live(ft_seq_load(&v->rows[(uint64_t)row * FT_REC_WORDS + FT_NAME_WORDS]));
+}
+
+/* Row identity over time: the row's incarnation (shm/layout.h). */
+static inline uint32_t ft_snap_row_incarnation(const ft_snap_t *v, uint32_t row)
+{
+    return ft_row_meta_incarnation(ft_seq_load(&v->rows[(uint64_t)row * FT_REC_WORDS + FT_NAME_WORDS]));
+}
+
 /* Copy the text a cell refers to into out (outsz bytes); returns its length, or -1 when the ref is out of bounds or too long. */
 int ft_snap_text(const ft_snap_t *v, uint64_t ref, char *out, size_t outsz);
 

@@ -185,7 +185,7 @@ void ft_api_stats_record(ft_api_worker_stats_t *w, uint64_t now_ns, int route, i
     if (lat_us > ft_seq_load(&b->lat_max_us))
         ft_seq_store(&b->lat_max_us, lat_us);
     add(&b->hist[ft_hist_index(lat_us)], 1);
-    if (route >= 0 && route < FT_ROUTES)
+    if (route >= 0 && (unsigned)route < FT_ROUTES)
         add(&w->by_route_status[route][ft_status_class(status)], 1);
     add(&w->hist_total[ft_hist_index(lat_us)], 1);
     add(&w->lat_sum_us_total, lat_us);
@@ -243,7 +243,7 @@ int ft_api_stats_merge(const ft_api_worker_stats_t *w, uint64_t now_ns, ft_api_s
         out->requests_total += one.requests_total;
         out->seqlock_retries += one.seqlock_retries;
         out->lat_sum_us_total += one.lat_sum_us_total;
-        for (int r = 0; r < FT_ROUTES; r++)
+        for (uint32_t r = 0; r < FT_ROUTES; r++)
             for (int c = 0; c < FT_STATUS_CLASSES; c++)
                 out->by_route_status[r][c] += one.by_route_status[r][c];
         for (uint32_t h = 0; h < FT_HIST_BUCKETS; h++)

@@ -44,7 +44,7 @@ typedef struct ft_ingest_summary {
 
 int ft_ingest_stats_read(const ft_ingest_stats_t *st, uint64_t now_ns, ft_ingest_summary_t *out);
 
-/* Writer (one apid worker, its own slot). route is an FT_ROUTE_*. */
+/* Writer (one apid worker, its own slot). route is an index into apid's route table, below FT_ROUTES. */
 void ft_api_stats_record(ft_api_worker_stats_t *w, uint64_t now_ns, int route, int status, uint64_t lat_us);
 int ft_status_class(int status);
 const char *ft_status_class_label(int cls);

@@ -62,7 +62,7 @@ static int ingest(env_t *e, const char *csv)
 
 static uint64_t gen(env_t *e)
 {
-    return atomic_load(&e->shm.hdr->gen);
+    return ft_shm_generation(&e->shm);
 }
 
 /* The rendered JSON of one switch as a reader would get it (empty metrics list when absent). */

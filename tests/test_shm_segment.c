@@ -44,7 +44,7 @@ static void check_refused(const char *what, void (*corrupt)(ft_shm_header_t *), 
 
 static void c_magic(ft_shm_header_t *h) { atomic_store(&h->magic, 0x1234); }
 static void c_magic0(ft_shm_header_t *h) { atomic_store(&h->magic, 0); }
-static void c_version(ft_shm_header_t *h) { h->layout_version = 2; }
+static void c_version(ft_shm_header_t *h) { h->layout_version = FT_SHM_LAYOUT_VERSION + 1; }
 static void c_hsize(ft_shm_header_t *h) { h->header_size = 128; }
 static void c_epoch(ft_shm_header_t *h) { h->epoch = 0; }
 static void c_switches0(ft_shm_header_t *h) { h->max_switches = 0; }

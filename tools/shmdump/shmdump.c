@@ -6,6 +6,7 @@
  * --stats adds the ingest figures and apid's per-worker figures (from the
  * API stats segment, also mapped read-only); --watch refreshes like top.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apistats.h"
 #include "buf.h"
 #include "log.h"
 #include "opt.h"
@@ -44,6 +46,30 @@ static void put_cell(dump_t *d, size_t idx, const char *s, size_t len)
     ft_buf_append(&d->cells, "", 1);
 }
 
+/* One row's cells (the columns in cols) as text, appended as dump row d->nrows + 1. */
+static void copy_row(dump_t *d, const ft_snap_t *v, uint32_t r, const uint32_t *cols, uint32_t nc)
+{
+    char name[FT_NAME_MAX + 1];
+    size_t base = (size_t)(d->nrows + 1) * (nc + 1);
+    put_cell(d, base, name, ft_snap_row_name(v, r, name));
+    for (uint32_t i = 0; i < nc; i++) {
+        ft_buf_t one;
+        ft_buf_init(&one);
+        uint32_t type = ft_col_meta_type(ft_snap_col_meta(v, cols[i]));
+        uint64_t cell = ft_snap_cell(v, r, cols[i]);
+        char text[FT_TEXT_MAX + 1];
+        int tl;
+        if (type == FT_COL_TEXT && (tl = ft_snap_text(v, cell, text, sizeof(text))) >= 0)
+            ft_buf_append(&one, text, (size_t)tl); /* raw text: the CSV and table writers quote it */
+        else
+            ft_render_cell(&one, v, type, cell);
+        put_cell(d, base + i + 1, one.data ? one.data : "", one.len);
+        ft_buf_destroy(&one);
+    }
+    d->stale[d->nrows + 1] = (ft_snap_row_meta(v, r) & FT_ROW_STALE) != 0;
+    d->nrows++;
+}
+
 /* Copy the current snapshot (optionally one switch) out of the segment; retries while the writer laps us. */
 static int copy_snapshot(const ft_shm_t *shm, const char *only, dump_t *d, uint64_t *retries)
 {
@@ -64,35 +90,12 @@ static int copy_snapshot(const ft_shm_t *shm, const char *only, dump_t *d, uint6
         d->nrows = 0;
         char name[FT_NAME_MAX + 1];
         put_cell(d, 0, "switch_id", 9);
-        for (uint32_t i = 0; i < nc; i++) {
-            uint32_t len = ft_snap_col_name(&v, cols[i], name);
-            put_cell(d, i + 1, name, len);
-        }
+        for (uint32_t i = 0; i < nc; i++)
+            put_cell(d, i + 1, name, ft_snap_col_name(&v, cols[i], name));
         int64_t want = only ? ft_snap_find_row(&v, only, strlen(only)) : -1;
-        for (uint32_t r = 0; r < v.nrows; r++) {
-            uint64_t meta = ft_snap_row_meta(&v, r);
-            if ((meta & (FT_ROW_USED | FT_ROW_PRESENT)) != (FT_ROW_USED | FT_ROW_PRESENT) || (only && (int64_t)r != want))
-                continue;
-            size_t base = (size_t)(d->nrows + 1) * (nc + 1);
-            uint32_t len = ft_snap_row_name(&v, r, name);
-            put_cell(d, base, name, len);
-            for (uint32_t i = 0; i < nc; i++) {
-                ft_buf_t one;
-                ft_buf_init(&one);
-                uint32_t type = ft_col_meta_type(ft_snap_col_meta(&v, cols[i]));
-                uint64_t cell = ft_snap_cell(&v, r, cols[i]);
-                char text[FT_TEXT_MAX + 1];
-                int tl;
-                if (type == FT_COL_TEXT && (tl = ft_snap_text(&v, cell, text, sizeof(text))) >= 0)
-                    ft_buf_append(&one, text, (size_t)tl); /* raw text: the CSV and table writers quote it */
-                else
-                    ft_render_cell(&one, &v, type, cell);
-                put_cell(d, base + i + 1, one.data ? one.data : "", one.len);
-                ft_buf_destroy(&one);
-            }
-            d->stale[d->nrows + 1] = (meta & FT_ROW_STALE) != 0;
-            d->nrows++;
-        }
+        for (uint32_t r = 0; r < v.nrows; r++)
+            if (ft_snap_row_live(&v, r) && (!only || (int64_t)r == want))
+                copy_row(d, &v, r, cols, nc);
         d->gen = v.gen;
         d->collected_ns = ft_snap_hdr(&v, FT_SLOT_COLLECTED_NS);
         if (!ft_snap_retry(&v) && !d->cells.failed)
@@ -104,26 +107,26 @@ static int copy_snapshot(const ft_shm_t *shm, const char *only, dump_t *d, uint6
 static void print_header(const ft_shm_t *shm)
 {
     const ft_shm_header_t *h = shm->hdr;
-    uint64_t gen = atomic_load_explicit(&h->gen, memory_order_acquire), now = ft_now_ns();
-    uint64_t confirmed = atomic_load_explicit(&h->confirmed_ns, memory_order_relaxed);
-    uint64_t pid = atomic_load_explicit(&h->writer_pid, memory_order_relaxed);
+    uint64_t gen = ft_shm_generation(shm), now = ft_now_ns();
+    uint64_t pid = ft_shm_writer_pid(shm);
     char created[32];
     ft_fmt_iso8601(created, h->created_ns);
     printf("segment       %s (%" PRIu64 " bytes, created %s)\n", shm->name, h->total_size, created);
     printf("layout        version %u, epoch %016" PRIx64 "\n", h->layout_version, h->epoch);
     printf("generation    %" PRIu64 "\n", gen);
-    if (confirmed)
-        printf("data age      %.3f s (source last confirmed the data)\n", (double)(now - confirmed) / 1e9);
+    if (ft_shm_confirmed_ns(shm) != 0)
+        printf("data age      %.3f s (source last confirmed the data)\n", (double)ft_shm_data_age_ms(shm, now) / 1e3);
     else
         printf("data age      no data yet\n");
     printf("writer        %s (pid %" PRIu64 "), ingest %s\n", pid ? "running" : "none", pid,
-           atomic_load_explicit(&h->ingest_state, memory_order_relaxed) ? "failing" : "ok");
+           ft_shm_ingest_failing(shm) ? "failing" : "ok");
     printf("capacity      %u switches, %u counters, %u slots, text %" PRIu64 " B, body %" PRIu64 " B per slot\n", h->max_switches,
            h->max_counters, h->nslots, h->text_bytes, h->body_bytes);
     printf("slots        ");
     for (uint32_t i = 0; i < h->nslots; i++) {
-        const _Atomic uint64_t *slot = (const _Atomic uint64_t *)((const char *)shm->base + h->slot_off + i * h->slot_size);
-        uint64_t g = ft_seq_load(&slot[FT_SLOT_GEN]);
+        ft_snap_t slot;
+        ft_snap_at(&slot, shm, i); /* slot i holds the generations g with g % nslots == i */
+        uint64_t g = ft_snap_hdr(&slot, FT_SLOT_GEN);
         printf(" [%u] gen %" PRIu64 "%s", i, g, g == gen && gen ? " (current)" : g ? "" : " (empty)");
     }
     printf("\n");
@@ -142,8 +145,6 @@ static void print_header(const ft_shm_t *shm)
                s.attempts ? (double)s.dur_sum_us / (double)s.attempts / 1000 : 0.0, (double)s.dur_max_us / 1000);
 }
 
-static const char *const cause_names[FT_FAIL_CAUSES] = {"connect", "http", "timeout", "truncated", "parse", "capacity", "-", "-"};
-
 /* Ingest figures (data segment) and apid's per-worker figures (the "-api" segment), both read-only. */
 static void print_stats(const ft_shm_t *shm)
 {
@@ -153,33 +154,23 @@ static void print_stats(const ft_shm_t *shm)
         printf("\ningest (lifetime)  %" PRIu64 " ok (%" PRIu64 " unchanged), %" PRIu64 " failed, %" PRIu64 " rows rejected\n",
                in.total_count, in.total_unchanged, in.total_failures, in.total_rows_rejected);
         printf("failures by cause ");
-        for (int c = 0; c < 6; c++)
-            printf(" %s=%" PRIu64, cause_names[c], in.failures_by_cause[c]);
+        for (int c = 0; c < FT_FAIL_KNOWN; c++)
+            printf(" %s=%" PRIu64, ft_fail_cause_label(c), in.failures_by_cause[c]);
         printf("\ningest 24h p50/p99 %.3f / %.3f ms\n", (double)ft_hist_quantile_us(in.hist, 0.5) / 1000,
                (double)ft_hist_quantile_us(in.hist, 0.99) / 1000);
     }
-    char name[300];
-    snprintf(name, sizeof(name), "%s-api", shm->name);
-    int fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0 || (size_t)st.st_size < sizeof(ft_api_stats_header_t)) {
-        printf("\napid               no stats segment %s (apid not running)\n", name);
-        if (fd >= 0)
-            close(fd);
+    ft_api_seg_t seg;
+    char why[400];
+    int r = ft_api_seg_open(&seg, shm->name, why, sizeof(why));
+    if (r == -ENOENT) {
+        printf("\napid               no stats segment %s (apid not running)\n", seg.name);
         return;
     }
-    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
-    if (p == MAP_FAILED)
-        return;
-    const ft_api_stats_header_t *h = p;
-    if (atomic_load_explicit(&h->magic, memory_order_acquire) != FT_SHM_API_MAGIC || h->worker_off < sizeof(*h) ||
-        h->worker_size < sizeof(ft_api_worker_stats_t) || h->nworkers_max > FT_API_MAX_WORKERS ||
-        h->worker_off + h->nworkers_max * h->worker_size > (uint64_t)st.st_size) {
-        printf("\napid               %s is not a fabtel API stats segment\n", name);
-        munmap(p, (size_t)st.st_size);
+    if (r != 0) {
+        printf("\napid               %s\n", why);
         return;
     }
+    const ft_api_stats_header_t *h = seg.hdr;
     printf("\napid               master pid %" PRIu64 ", %" PRIu64 " of %" PRIu64 " workers alive, %" PRIu64 " restarts\n",
            (uint64_t)atomic_load(&h->master_pid), (uint64_t)atomic_load(&h->workers_alive), h->nworkers_max,
            (uint64_t)atomic_load(&h->restarts));
@@ -188,7 +179,7 @@ static void print_stats(const ft_shm_t *shm)
     ft_api_summary_t all;
     ft_api_summary_init(&all);
     for (uint64_t i = 0; i < h->nworkers_max; i++) {
-        const ft_api_worker_stats_t *w = (const void *)((const char *)p + h->worker_off + i * h->worker_size);
+        const ft_api_worker_stats_t *w = ft_api_seg_worker(h, (unsigned)i);
         ft_api_summary_t one;
         ft_api_summary_init(&one);
         if (ft_api_stats_merge(w, now, &one) != 0 || ft_api_stats_merge(w, now, &all) != 0)
@@ -201,7 +192,7 @@ static void print_stats(const ft_shm_t *shm)
     printf("%-7s %-8s %12" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64 " %9.3f %9.3f %9" PRIu64 "\n", "all", "", all.requests_total,
            all.requests, all.failures, all.client_errors, (double)ft_hist_quantile_us(all.hist, 0.5) / 1000,
            (double)ft_hist_quantile_us(all.hist, 0.99) / 1000, all.seqlock_retries);
-    munmap(p, (size_t)st.st_size);
+    ft_api_seg_close(&seg, 0);
 }
 
 static void print_table(const dump_t *d)
@@ -301,7 +292,7 @@ static int watch_loop(const ft_shm_t *shm, const char *only, double seconds, int
         dump_t d = {0};
         ft_buf_init(&d.cells);
         uint64_t retries = 0;
-        if (atomic_load_explicit(&shm->hdr->gen, memory_order_acquire) != 0 && copy_snapshot(shm, only, &d, &retries) == 0) {
+        if (ft_shm_generation(shm) != 0 && copy_snapshot(shm, only, &d, &retries) == 0) {
             printf("\n");
             print_table(&d);
         }
@@ -361,7 +352,7 @@ int main(int argc, char **argv)
         print_stats(&shm);
     if (header_only)
         goto out;
-    if (atomic_load_explicit(&shm.hdr->gen, memory_order_acquire) == 0) {
+    if (ft_shm_generation(&shm) == 0) {
         fprintf(stderr, "shmdump: segment %s holds no snapshot yet\n", shm_name);
         rc = 1;
     } else if (json) {
