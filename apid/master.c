@@ -28,6 +28,7 @@ typedef struct master {
     uint64_t *started_ns;
     uint64_t *next_spawn_ns; /* a worker that keeps dying is restarted at most once a second */
     ft_api_seg_t stats;
+    uint64_t restarts;
 } master_t;
 
 static void raise_nofile(void)
@@ -155,6 +156,57 @@ static void stop_workers(master_t *m)
         }
 }
 
+/* Fork every worker slot that is empty and due; a fork after the first round is a restart. */
+static void spawn_missing(master_t *m, int first, volatile sig_atomic_t *stop, volatile sig_atomic_t *reopen)
+{
+    for (unsigned i = 0; i < m->cfg->workers; i++) {
+        if (m->pids[i] != 0 || ft_mono_ns() < m->next_spawn_ns[i])
+            continue;
+        if (spawn(m, i, stop, reopen) < 0) {
+            ft_error("event=fork_failed index=%u reason=\"%s\"", i, strerror(errno));
+            m->next_spawn_ns[i] = ft_mono_ns() + 1000000000ULL;
+        } else if (!first) {
+            m->restarts++;
+            atomic_store(&m->stats.hdr->restarts, m->restarts);
+            ft_info("event=worker_restarted index=%u pid=%d restarts=%" PRIu64, i, (int)m->pids[i], m->restarts);
+        }
+    }
+}
+
+/* SIGHUP: reopen our log, and tell the workers to reopen theirs. */
+static void reopen_logs(master_t *m)
+{
+    ft_log_reopen();
+    for (unsigned i = 0; i < m->cfg->workers; i++)
+        if (m->pids[i] > 0)
+            kill(m->pids[i], SIGHUP);
+}
+
+static void notify_state(master_t *m, ft_notify_t *notify, uint64_t *next_status)
+{
+    unsigned alive = count_alive(m), n = m->cfg->workers;
+    atomic_store(&m->stats.hdr->workers_alive, alive);
+    /* Ready when every worker has been forked with its listening socket (they accept from their first loop turn). */
+    if (alive == n)
+        ft_notify_ready(notify, "workers listening");
+    ft_notify_tick(notify);
+    if (ft_mono_ns() >= *next_status) {
+        ft_notify_status(notify, "%u of %u workers alive, %llu restarts", alive, n, (unsigned long long)m->restarts);
+        *next_status = ft_mono_ns() + 1000000000ULL;
+    }
+}
+
+static void master_free(master_t *m)
+{
+    for (unsigned i = 0; m->fds != NULL && i < m->cfg->workers; i++)
+        if (m->fds[i] > 0)
+            close(m->fds[i]);
+    free(m->fds);
+    free(m->pids);
+    free(m->started_ns);
+    free(m->next_spawn_ns);
+}
+
 int api_master_run(const api_master_config_t *cfg, volatile sig_atomic_t *stop, volatile sig_atomic_t *reopen)
 {
     master_t m = {.cfg = cfg};
@@ -168,39 +220,15 @@ int api_master_run(const api_master_config_t *cfg, volatile sig_atomic_t *stop, 
     raise_nofile();
     if (create_stats(&m) != 0 || open_sockets(&m) != 0)
         return 1;
-    uint64_t restarts = 0, next_status = 0;
-    int first = 1;
+    uint64_t next_status = 0;
     ft_notify_t notify;
     ft_notify_init(&notify);
-    while (!*stop) {
-        for (unsigned i = 0; i < n; i++) {
-            if (m.pids[i] != 0 || ft_mono_ns() < m.next_spawn_ns[i])
-                continue;
-            if (spawn(&m, i, stop, reopen) < 0) {
-                ft_error("event=fork_failed index=%u reason=\"%s\"", i, strerror(errno));
-                m.next_spawn_ns[i] = ft_mono_ns() + 1000000000ULL;
-            } else if (!first) {
-                restarts++;
-                atomic_store(&m.stats.hdr->restarts, restarts);
-                ft_info("event=worker_restarted index=%u pid=%d restarts=%" PRIu64, i, (int)m.pids[i], restarts);
-            }
-        }
-        first = 0;
-        atomic_store(&m.stats.hdr->workers_alive, count_alive(&m));
-        /* Ready when every worker has been forked with its listening socket (they accept from their first loop turn). */
-        if (count_alive(&m) == n)
-            ft_notify_ready(&notify, "workers listening");
-        ft_notify_tick(&notify);
-        if (ft_mono_ns() >= next_status) {
-            ft_notify_status(&notify, "%u of %u workers alive, %llu restarts", count_alive(&m), n, (unsigned long long)restarts);
-            next_status = ft_mono_ns() + 1000000000ULL;
-        }
+    for (int first = 1; !*stop; first = 0) {
+        spawn_missing(&m, first, stop, reopen);
+        notify_state(&m, &notify, &next_status);
         if (*reopen) {
             *reopen = 0;
-            ft_log_reopen();
-            for (unsigned i = 0; i < n; i++)
-                if (m.pids[i] > 0)
-                    kill(m.pids[i], SIGHUP);
+            reopen_logs(&m);
         }
         usleep(20000); /* SIGCHLD interrupts it, so a dead worker is replaced within milliseconds */
         reap(&m, *stop);
@@ -210,12 +238,7 @@ int api_master_run(const api_master_config_t *cfg, volatile sig_atomic_t *stop, 
     stop_workers(&m);
     atomic_store(&m.stats.hdr->workers_alive, 0);
     ft_api_seg_close(&m.stats, 1);
-    for (unsigned i = 0; i < n; i++)
-        close(m.fds[i]);
-    free(m.fds);
-    free(m.pids);
-    free(m.started_ns);
-    free(m.next_spawn_ns);
-    ft_info("event=stopped restarts=%" PRIu64, restarts);
+    master_free(&m);
+    ft_info("event=stopped restarts=%" PRIu64, m.restarts);
     return 0;
 }

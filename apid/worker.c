@@ -56,68 +56,90 @@ static void release_body(void *p)
     api_body_release(*(api_body_t **)p);
 }
 
+/* The header's value, or NULL and 0 when the request has none. */
+static const char *header(h2o_req_t *req, const h2o_token_t *token, size_t *len)
+{
+    ssize_t i = h2o_find_header(&req->headers, token, -1);
+    *len = i >= 0 ? req->headers.entries[i].value.len : 0;
+    return i >= 0 ? req->headers.entries[i].value.base : NULL;
+}
+
+/* What api_handle needs of libh2o's request (pointers into it: valid for this callback). */
+static void read_request(h2o_req_t *req, api_request_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->method = req->method.base;
+    r->method_len = req->method.len;
+    r->path = req->path_normalized.base;
+    r->path_len = req->path_normalized.len;
+    if (req->query_at != SIZE_MAX) {
+        r->query = req->path.base + req->query_at + 1;
+        r->query_len = req->path.len - req->query_at - 1;
+    }
+    r->if_none_match = header(req, H2O_TOKEN_IF_NONE_MATCH, &r->if_none_match_len);
+    r->content_type = header(req, H2O_TOKEN_CONTENT_TYPE, &r->content_type_len);
+    size_t alen;
+    const char *ae = header(req, H2O_TOKEN_ACCEPT_ENCODING, &alen);
+    r->accept_gzip = ae != NULL && h2o_contains_token(ae, alen, H2O_STRLIT("gzip"), ',');
+    r->body = req->entity.base;
+    r->body_len = req->entity.len;
+}
+
+static void add_header(h2o_req_t *req, const h2o_token_t *token, const char *value)
+{
+    h2o_add_header(&req->pool, &req->res.headers, token, NULL, value, strlen(value));
+}
+
+static void response_headers(h2o_req_t *req, const api_response_t *res)
+{
+    req->res.status = res->status;
+    req->res.reason = reason(res->status);
+    if (res->etag[0] != '\0') {
+        add_header(req, H2O_TOKEN_ETAG, res->etag);
+        add_header(req, H2O_TOKEN_CACHE_CONTROL, "no-cache");
+    }
+    if (res->vary_encoding)
+        add_header(req, H2O_TOKEN_VARY, "Accept-Encoding");
+    if (res->gzip && res->status == 200)
+        add_header(req, H2O_TOKEN_CONTENT_ENCODING, "gzip");
+    if (res->allow != NULL)
+        add_header(req, H2O_TOKEN_ALLOW, res->allow);
+    if (res->retry_after)
+        add_header(req, H2O_TOKEN_RETRY_AFTER, "1");
+    if (res->status != 304)
+        add_header(req, H2O_TOKEN_CONTENT_TYPE, res->content_type ? res->content_type : "application/json");
+}
+
+/* The body h2o will send: a reference to a shared body, or a copy in the request's pool (never scratch or the segment). */
+static h2o_iovec_t response_body(h2o_req_t *req, const api_response_t *res)
+{
+    if (res->status == 304)
+        return h2o_iovec_init(NULL, 0);
+    if (res->shared != NULL) {
+        /* The shared body lives until the send completes: the request's pool holds a reference. */
+        api_body_t **holder = h2o_mem_alloc_shared(&req->pool, sizeof(*holder), release_body);
+        *holder = res->shared;
+        return h2o_iovec_init(res->shared->data, res->shared->len);
+    }
+    h2o_iovec_t body = h2o_iovec_init(h2o_mem_alloc_pool(&req->pool, res->body_len), res->body_len);
+    memcpy(body.base, res->body, res->body_len);
+    return body;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     worker_t *w = ((worker_handler_t *)self)->w;
     uint64_t t0 = ft_mono_ns();
-    api_request_t r = {.method = req->method.base, .method_len = req->method.len};
-    r.path = req->path_normalized.base;
-    r.path_len = req->path_normalized.len;
-    if (req->query_at != SIZE_MAX) {
-        r.query = req->path.base + req->query_at + 1;
-        r.query_len = req->path.len - req->query_at - 1;
-    }
-    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
-    if (i >= 0) {
-        r.if_none_match = req->headers.entries[i].value.base;
-        r.if_none_match_len = req->headers.entries[i].value.len;
-    }
-    i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
-    if (i >= 0) {
-        r.content_type = req->headers.entries[i].value.base;
-        r.content_type_len = req->headers.entries[i].value.len;
-    }
-    r.body = req->entity.base;
-    r.body_len = req->entity.len;
-    i = h2o_find_header(&req->headers, H2O_TOKEN_ACCEPT_ENCODING, -1);
-    r.accept_gzip = i >= 0 && h2o_contains_token(req->headers.entries[i].value.base, req->headers.entries[i].value.len,
-                                                 H2O_STRLIT("gzip"), ',');
+    api_request_t r;
+    read_request(req, &r);
     api_response_t res;
     api_handle(&w->api, &r, &res);
     if (w->stopping)
         req->http1_is_persistent = 0; /* "Connection: close": the client reconnects to a live worker */
-
-    req->res.status = res.status;
-    req->res.reason = reason(res.status);
-    if (res.etag[0] != '\0') {
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, res.etag, strlen(res.etag));
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
-    }
-    if (res.vary_encoding)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Accept-Encoding"));
-    if (res.gzip && res.status == 200)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_ENCODING, NULL, H2O_STRLIT("gzip"));
-    if (res.allow != NULL)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, res.allow, strlen(res.allow));
-    if (res.retry_after)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
-    h2o_iovec_t body = h2o_iovec_init(NULL, 0);
-    if (res.status != 304) {
-        const char *ct = res.content_type ? res.content_type : "application/json";
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ct, strlen(ct));
-        if (res.shared != NULL) {
-            /* The shared body lives until the send completes: the request's pool holds a reference. */
-            api_body_t **holder = h2o_mem_alloc_shared(&req->pool, sizeof(*holder), release_body);
-            *holder = res.shared;
-            body = h2o_iovec_init(res.shared->data, res.shared->len);
-        } else {
-            /* h2o_send is asynchronous: never point it at scratch or shared memory. */
-            body.base = h2o_mem_alloc_pool(&req->pool, res.body_len);
-            memcpy(body.base, res.body, res.body_len);
-            body.len = res.body_len;
-        }
+    response_headers(req, &res);
+    h2o_iovec_t body = response_body(req, &res);
+    if (res.status != 304)
         req->res.content_length = body.len;
-    }
     h2o_start_response(req, &generator);
     h2o_send(req, &body, body.len ? 1 : 0, H2O_SEND_STATE_FINAL);
     api_record(&w->api, ft_now_ns(), res.route, res.status, (ft_mono_ns() - t0) / 1000);

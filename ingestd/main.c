@@ -10,14 +10,15 @@
 #include "opt.h"
 #include "sig.h"
 
-int main(int argc, char **argv)
+/* Flags (and FABTEL_INGESTD_* variables) into a configuration. 0, 1 for --help/--version, or -1 on a bad flag. */
+static int configure(int argc, char **argv, ingestd_config_t *cfg)
 {
     const char *source = "http://127.0.0.1:9001/counters", *shm_name = "/fabtel", *log_level = "info", *log_file = "";
     double interval = 10, timeout = 5, wait = 25, backoff_max = 5, forget_after = 3600;
     int64_t max_switches = 16384, max_counters = 64, slots = 4, text_bytes = 0, body_bytes = 0, max_body = 64 << 20;
     const ft_opt_t opts[] = {
         {"source", FT_OPT_STR, &source, "URL", "CSV matrix to ingest (http://)", 0, 0},
-        {"interval", FT_OPT_F64, &interval, "SECONDS", "poll period for a source without ETags", 0.001, 86400},
+        {"interval", FT_OPT_F64, &interval, "SECONDS", "poll period for a source without ETags, or one that does not hold long polls", 0.001, 86400},
         {"timeout", FT_OPT_F64, &timeout, "SECONDS", "deadline of one fetch, on top of any long-poll wait", 0.01, 3600},
         {"wait", FT_OPT_F64, &wait, "SECONDS", "long-poll wait asked of a source with ETags (0: never long-poll)", 0, 3600},
         {"backoff-max", FT_OPT_F64, &backoff_max, "SECONDS", "cap of the retry backoff after failures", 0.01, 3600},
@@ -37,12 +38,12 @@ int main(int argc, char **argv)
                          "Fetches the fabric's CSV matrix and publishes it into shared memory (the only writer).", opts,
                          sizeof(opts) / sizeof(opts[0]), argc, argv);
     if (r != 0)
-        return r == -ECANCELED ? 0 : 2;
+        return r == -ECANCELED ? 1 : -1;
     if (ft_log_init("ingestd", log_level, log_file) != 0) {
         fprintf(stderr, "fabtel-ingestd: bad --log-level '%s' or cannot open --log-file '%s'\n", log_level, log_file);
-        return 2;
+        return -1;
     }
-    ingestd_config_t cfg = {
+    *cfg = (ingestd_config_t){
         .source = source,
         .shm_name = shm_name,
         .interval_s = interval,
@@ -54,6 +55,15 @@ int main(int argc, char **argv)
         .cap = {(uint32_t)max_switches, (uint32_t)max_counters, (uint32_t)slots,
                 (uint64_t)(text_bytes ? text_bytes : max_switches * 128), (uint64_t)(body_bytes ? body_bytes : max_switches * 1024)},
     };
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    ingestd_config_t cfg;
+    int r = configure(argc, argv, &cfg);
+    if (r != 0)
+        return r > 0 ? 0 : 2;
     static ft_sigflags_t sig;
     ft_signals_install(&sig);
     static ingestd_t d;
