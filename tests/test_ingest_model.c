@@ -261,12 +261,22 @@ static void test_hostile_cells(void)
     env_destroy(&e);
 }
 
+static uint32_t incarnation_of(env_t *e, const char *sw)
+{
+    ft_snap_t v;
+    ft_snap_begin(&v, &e->shm);
+    int64_t r = ft_snap_find_row(&v, sw, strlen(sw));
+    return r < 0 ? 0 : ft_snap_row_incarnation(&v, (uint32_t)r);
+}
+
 static void test_absent_and_forget(void)
 {
     env_t e;
     env_init(&e, (ft_shm_capacity_t){2, 4, 2, 256, 4096}, 5e9);
     CHECK(ingest(&e, "switch_id,a\ns1,1\ns2,2\n") == 0, "baseline: %s", e.res.why);
     int64_t r2 = row_of(&e, "s2");
+    uint32_t inc2 = incarnation_of(&e, "s2");
+    CHECK(inc2 >= 1 && incarnation_of(&e, "s1") >= 1, "a row in use has an incarnation (s2: %u)", inc2);
     CHECK(ingest(&e, "switch_id,a\ns1,1\n") == 0, "s2 absent: %s", e.res.why);
     CHECK_EQ_STR(row_json(&e, "s2"), "\"metrics\":[]}");
     CHECK(ingest(&e, "switch_id,a\ns1,1\ns3,3\n") != 0, "s3 cannot fit while s2 keeps its row");
@@ -276,6 +286,22 @@ static void test_absent_and_forget(void)
     CHECK_EQ_U64(e.res.forgotten, 1);
     CHECK_EQ_U64(row_of(&e, "s3"), r2);
     CHECK(row_of(&e, "s2") < 0, "s2 forgotten");
+    /* The same row index now names another switch: its incarnation says so, so s2's past is not shown as s3's. */
+    uint32_t inc3 = incarnation_of(&e, "s3");
+    CHECK(inc3 != inc2, "a reused row gets a new incarnation: s2 had %u, s3 has %u", inc2, inc3);
+    CHECK_EQ_U64(incarnation_of(&e, "s1"), 1);
+    /* A restarted ingestd keeps the incarnations (they are in the segment), and the next reuse moves on again. */
+    ingest_model_t m2;
+    CHECK(ingest_model_init(&m2, &e.m.cap, 5e9) == 0, "init");
+    CHECK(ingest_model_load(&m2, &e.shm, e.now) == 0, "load");
+    ingest_model_destroy(&e.m);
+    e.m = m2;
+    CHECK(ingest(&e, "switch_id,a\ns1,1\n") == 0, "s3 absent: %s", e.res.why);
+    e.now += 10e9;
+    CHECK(ingest(&e, "switch_id,a\ns1,1\ns4,4\n") == 0, "s4 takes the row: %s", e.res.why);
+    CHECK_EQ_U64(row_of(&e, "s4"), r2);
+    uint32_t inc4 = incarnation_of(&e, "s4");
+    CHECK(inc4 != inc2 && inc4 != inc3, "after a reattach the row's incarnation still moves on: %u, %u, then %u", inc2, inc3, inc4);
     env_destroy(&e);
 }
 

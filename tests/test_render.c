@@ -1,88 +1,133 @@
-/* tests for the JSON pieces: string escaping, numbers (exact 64-bit, shortest doubles), and parsers feeding them. */
+/*
+ * tests for render/: every answer built from a snapshot view, against a
+ * snapshot published through shm's writer side (tests/fixture_shm.h), byte
+ * for byte; and the body sub-layout written by shm/writer.c as the readers'
+ * ft_snap_body() finds it.
+ */
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 
 #include "check.h"
-#include "util.h"
+#include "fixture_shm.h"
+#include "render.h"
+#include "snapshot.h"
 
-static const char *esc(const char *s, size_t len)
+static const char *render(ft_buf_t *b)
 {
-    static char out[512];
-    size_t n = ft_json_escape(out, s, len);
-    out[n] = '\0';
-    return out;
+    ft_buf_append(b, "", 1);
+    b->len--;
+    return b->data;
 }
 
-static const char *dbl(double v)
+static void test_metric(const ft_snap_t *v)
 {
-    static char out[32];
-    out[ft_fmt_double(out, v)] = '\0';
-    return out;
+    ft_buf_t b;
+    ft_buf_init(&b);
+    CHECK(ft_render_metric(&b, v, 0, 1) == 0, "render");
+    CHECK_EQ_STR(render(&b), "{\"switch_id\":\"sw-1\",\"metric\":\"temperature\",\"value\":41.5,"
+                             "\"timestamp\":\"2027-01-15T07:59:59.000001Z\",\"collected_at\":\"2027-01-15T08:00:00.123456Z\","
+                             "\"generation\":1}");
+    b.len = 0;
+    ft_render_metric(&b, v, 0, 2); /* 2^53 + 1: exact, not rounded through a double */
+    CHECK(strstr(render(&b), "\"value\":9007199254740993,") != NULL, "64-bit integers exact: %s", b.data);
+    b.len = 0;
+    ft_render_metric(&b, v, 1, 3); /* a stale row, an absent text cell */
+    CHECK_EQ_STR(render(&b), "{\"switch_id\":\"sw-2\",\"metric\":\"note\",\"value\":null,"
+                             "\"timestamp\":\"2027-01-15T07:59:59.000002Z\",\"collected_at\":\"2027-01-15T08:00:00.123456Z\","
+                             "\"generation\":1,\"stale\":true}");
+    ft_buf_destroy(&b);
+}
+
+static const char *SW1 = "{\"switch_id\":\"sw-1\",\"timestamp\":\"2027-01-15T07:59:59.000001Z\",\"temperature\":41.5,"
+                         "\"port_xmit_data\":9007199254740993,\"note\":\"say \\\"hi\\\"\\n\u00e9\"}";
+static const char *SW2 = "{\"switch_id\":\"sw-2\",\"timestamp\":\"2027-01-15T07:59:59.000002Z\",\"temperature\":-3.25,"
+                         "\"port_xmit_data\":7,\"note\":null,\"stale\":true}";
+
+static void test_list(const ft_snap_t *v)
+{
+    ft_buf_t b, want;
+    ft_buf_init(&b);
+    ft_buf_init(&want);
+    ft_render_filter_t all = {.limit = UINT64_MAX};
+    CHECK(ft_render_list(&b, v, &all) == 0, "render");
+    /* Live rows only (sw-old is absent), present columns only ("gone" is not), stale marked. */
+    ft_buf_puts(&want, "{\"generation\":1,\"collected_at\":\"2027-01-15T08:00:00.123456Z\",\"metrics\":[");
+    ft_buf_puts(&want, SW1);
+    ft_buf_puts(&want, ",");
+    ft_buf_puts(&want, SW2);
+    ft_buf_puts(&want, "]}");
+    CHECK_EQ_STR(render(&b), render(&want));
+
+    /* A filter keeps its own order of columns and rows; a page says its total and offset. */
+    uint32_t cols[] = {2, 1}, rows[] = {1, 0, 2};
+    ft_render_filter_t f = {.cols = cols, .ncols = 2, .rows = rows, .nrows = 3, .offset = 1, .limit = 5};
+    b.len = 0;
+    ft_render_list(&b, v, &f);
+    CHECK_EQ_STR(render(&b), "{\"generation\":1,\"collected_at\":\"2027-01-15T08:00:00.123456Z\",\"metrics\":["
+                             "{\"switch_id\":\"sw-1\",\"port_xmit_data\":9007199254740993,\"temperature\":41.5}],"
+                             "\"total\":2,\"offset\":1}");
+    /* A column that is not present in this generation is never shown, even when asked for by index. */
+    uint32_t gone[] = {4};
+    ft_render_filter_t g = {.cols = gone, .ncols = 1, .limit = UINT64_MAX};
+    b.len = 0;
+    ft_render_list(&b, v, &g);
+    CHECK(strstr(render(&b), "gone") == NULL, "absent column left out: %s", b.data);
+    ft_buf_destroy(&b);
+    ft_buf_destroy(&want);
+}
+
+static void test_counters_and_errors(const ft_snap_t *v)
+{
+    ft_buf_t b;
+    ft_buf_init(&b);
+    CHECK(ft_render_counters(&b, v) == 0, "render");
+    CHECK_EQ_STR(render(&b), "{\"generation\":1,\"counters\":[{\"name\":\"timestamp\",\"type\":\"text\"},"
+                             "{\"name\":\"temperature\",\"type\":\"float\"},{\"name\":\"port_xmit_data\",\"type\":\"int\"},"
+                             "{\"name\":\"note\",\"type\":\"text\"}]}");
+    b.len = 0;
+    const char msg[] = "unknown switch 'a\"b\\c\n\x01'";
+    CHECK(ft_render_error(&b, 404, msg, sizeof(msg) - 1) == 0, "render");
+    CHECK_EQ_STR(render(&b), "{\"error\":{\"status\":404,\"message\":\"unknown switch 'a\\\"b\\\\c\\n\\u0001'\"}}");
+    b.len = 0;
+    ft_render_cell(&b, v, FT_COL_INT, FT_CELL_NULL_INT);
+    ft_render_cell(&b, v, FT_COL_FLOAT, FT_CELL_NULL_FLOAT);
+    ft_render_cell(&b, v, FT_COL_TEXT, ft_text_ref(4000, 10)); /* a ref outside the pool: null, never a read outside */
+    CHECK_EQ_STR(render(&b), "nullnullnull");
+    ft_buf_destroy(&b);
+}
+
+/* The pre-rendered body: written by shm/writer.c, found by ft_snap_body(), refused when it does not fit. */
+static void test_body_layout(void)
+{
+    fx_t f;
+    fx_open(&f);
+    fx_publish(&f, "{\"whole\":1}");
+    ft_snap_t v;
+    CHECK(ft_snap_begin(&v, &f.shm) == 0, "begin");
+    uint64_t off = 99, len = 99;
+    CHECK(ft_snap_body(&v, 0, &off, &len) == 0 && off == 0 && len == 11, "json body at 0, 11 bytes: %d %d", (int)off, (int)len);
+    CHECK(ft_snap_body(&v, 1, &off, &len) == -ENOENT, "no gzip form was written");
+    char big[5000];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    fx_publish(&f, big); /* over the 4096-byte body region */
+    ft_snap_begin(&v, &f.shm);
+    CHECK(v.gen == 2 && ft_snap_body(&v, 0, &off, &len) == -ENOENT, "a body over the region is left out (readers render it)");
+    fx_close(&f);
 }
 
 int main(void)
 {
-    CHECK_EQ_STR(esc("plain", 5), "plain");
-    CHECK_EQ_STR(esc("a\"b\\c", 5), "a\\\"b\\\\c");
-    CHECK_EQ_STR(esc("l1\nl2\tx\r", 8), "l1\\nl2\\tx\\r");
-    CHECK_EQ_STR(esc("\x01\x1f", 2), "\\u0001\\u001f");
-    CHECK_EQ_STR(esc("nul\0x", 5), "nul\\u0000x");
-    CHECK_EQ_STR(esc("caf\xc3\xa9 \xe2\x98\x83", 9), "caf\xc3\xa9 \xe2\x98\x83");
-    CHECK_EQ_STR(esc("bad\xff\xc3(", 6), "bad\xef\xbf\xbd\xef\xbf\xbd(");       /* invalid bytes become U+FFFD */
-    CHECK_EQ_STR(esc("\xed\xa0\x80", 3), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"); /* a surrogate is not UTF-8 */
-    CHECK_EQ_STR(esc("\xc0\xaf", 2), "\xef\xbf\xbd\xef\xbf\xbd");                 /* overlong */
-    char worst[64];
-    memset(worst, 1, sizeof(worst));
-    char out[6 * 64];
-    CHECK(ft_json_escape(out, worst, sizeof(worst)) <= ft_json_escape_bound(sizeof(worst)), "bound holds for the worst case");
-
-    CHECK_EQ_STR(dbl(2.571), "2.571");
-    CHECK_EQ_STR(dbl(0.1), "0.1");
-    CHECK_EQ_STR(dbl(3), "3");
-    CHECK_EQ_STR(dbl(-0.5), "-0.5");
-    CHECK(strtod(dbl(1.0 / 3.0), NULL) == 1.0 / 3.0, "1/3 round-trips: %s", dbl(1.0 / 3.0));
-    CHECK(strtod(dbl(5e-324), NULL) == 5e-324, "denormal round-trips: %s", dbl(5e-324));
-
-    CHECK_EQ_STR(dbl(0.001), "0.001");
-    CHECK_EQ_STR(dbl(-12.5), "-12.5");
-    CHECK_EQ_STR(dbl(123456.789), "123456.789");
-    CHECK_EQ_STR(dbl(1e20), "1e+20");
-    /* Every value with up to 6 decimals, and random doubles, read back exactly. */
-    unsigned long long seed = 88172645463325252ULL;
-    for (int k = 0; k < 200000; k++) {
-        seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
-        double v = k < 100000 ? (double)(long long)(seed % 2000000000ULL - 1000000000LL) / (double)(1 + seed % 1000000)
-                              : (double)(long long)(seed % 20000000000ULL) / 1000.0 - 1e7;
-        const char *t = dbl(v);
-        if (strtod(t, NULL) != v) {
-            CHECK(0, "%.17g printed as %s does not read back", v, t);
-            break;
-        }
-    }
-    char it[24];
-    ft_fmt_i64(it, INT64_MIN);
-    CHECK_EQ_STR(it, "-9223372036854775808");
-    ft_fmt_i64(it, 9007199254740993LL);
-    CHECK_EQ_STR(it, "9007199254740993");
-    int64_t i;
-    CHECK(ft_parse_i64("9007199254740993", 16, &i) == 0 && i == 9007199254740993LL, "2^53+1 exact");
-    CHECK(ft_parse_i64("9223372036854775807", 19, &i) == 0 && i == INT64_MAX, "INT64_MAX");
-    CHECK(ft_parse_i64("9223372036854775808", 19, &i) == -ERANGE, "overflow refused");
-    CHECK(ft_parse_i64("-12", 3, &i) == 0 && i == -12, "negative");
-    CHECK(ft_parse_i64("12 ", 3, &i) == -EINVAL, "trailing space refused");
-    CHECK(ft_parse_i64("1.5", 3, &i) == -EINVAL, "not an integer");
-    CHECK(ft_parse_i64("", 0, &i) == -EINVAL, "empty refused");
-    double d;
-    CHECK(ft_parse_f64("2.5e3", 5, &d) == 0 && d == 2500, "exponent");
-    CHECK(ft_parse_f64("NaN", 3, &d) == -EINVAL, "NaN refused");
-    CHECK(ft_parse_f64("inf", 3, &d) == -EINVAL, "inf refused");
-    CHECK(ft_parse_f64("1e999", 5, &d) == -ERANGE, "overflow refused");
-    CHECK(ft_parse_f64("0x10", 4, &d) == -EINVAL, "hex floats refused");
-
-    char ts[32];
-    ft_fmt_iso8601(ts, 1763841296123456789ULL);
-    CHECK_EQ_STR(ts, "2025-11-22T19:54:56.123456Z");
-    CHECK(ft_utf8_is_printable("sw-01", 5) && !ft_utf8_is_printable("sw\n", 3) && !ft_utf8_is_printable("\xff", 1), "printable");
+    fx_t f;
+    fx_open(&f);
+    fx_publish(&f, NULL);
+    ft_snap_t v;
+    CHECK(ft_snap_begin(&v, &f.shm) == 0 && v.gen == 1, "published generation 1");
+    test_metric(&v);
+    test_list(&v);
+    test_counters_and_errors(&v);
+    CHECK(!ft_snap_retry(&v), "nothing was published while reading");
+    fx_close(&f);
+    test_body_layout();
     return check_report("test_render");
 }

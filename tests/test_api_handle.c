@@ -1,0 +1,191 @@
+/*
+ * tests for apid's request handler, called directly (no HTTP server): the
+ * route table (paths, aliases, methods, 404/405/414), every telemetry and
+ * service answer against a snapshot published through shm's writer side
+ * (tests/fixture_shm.h), ETags and 304, the answer cache, and the 503 before
+ * any data.
+ */
+#include <jansson.h>
+#include <stdlib.h>
+
+#include "api.h"
+#include "cache.h"
+#include "check.h"
+#include "fixture_shm.h"
+#include "render.h"
+#include "routes.h"
+
+typedef struct call {
+    api_response_t res;
+    char body[16384];
+} call_t;
+
+/* One request; the answer's body is copied out (it may point into scratch or a shared body). */
+static call_t *call(api_ctx_t *ctx, const char *method, const char *uri, const char *inm)
+{
+    static call_t c;
+    api_request_t req = {.method = method, .method_len = strlen(method)};
+    const char *q = strchr(uri, '?');
+    req.path = uri;
+    req.path_len = q ? (size_t)(q - uri) : strlen(uri);
+    req.query = q ? q + 1 : NULL;
+    req.query_len = q ? strlen(q + 1) : 0;
+    req.if_none_match = inm;
+    req.if_none_match_len = inm ? strlen(inm) : 0;
+    api_handle(ctx, &req, &c.res);
+    size_t n = c.res.body_len < sizeof(c.body) - 1 ? c.res.body_len : sizeof(c.body) - 1;
+    memcpy(c.body, c.res.body ? c.res.body : "", n);
+    c.body[n] = '\0';
+    api_body_release(c.res.shared);
+    c.res.shared = NULL;
+    return &c;
+}
+
+static void expect(api_ctx_t *ctx, const char *method, const char *uri, int status, const char *fragment)
+{
+    call_t *c = call(ctx, method, uri, NULL);
+    CHECK(c->res.status == status && strstr(c->body, fragment) != NULL, "%s %s: expected %d with '%s', got %d %s", method, uri,
+          status, fragment, c->res.status, c->body);
+}
+
+static void test_before_data(void)
+{
+    api_ctx_t ctx;
+    api_config_t cfg = {"/fabtel-test-api-none", 30, 8192, ""};
+    CHECK(api_ctx_init(&ctx, &cfg) == 0, "init");
+    call_t *c = call(&ctx, "GET", "/health", NULL);
+    CHECK(c->res.status == 503 && strstr(c->body, "\"status\":\"down\"") != NULL, "health before data: %d %s", c->res.status, c->body);
+    c = call(&ctx, "GET", "/telemetry/GetMetric?switch_id=sw-1&metric=temperature", NULL);
+    CHECK(c->res.status == 503 && c->res.retry_after == 1 && strstr(c->body, "\"error\":{\"status\":503") != NULL,
+          "GetMetric before data: %d %s", c->res.status, c->body);
+    api_ctx_destroy(&ctx);
+}
+
+static void test_routes(api_ctx_t *ctx)
+{
+    expect(ctx, "GET", "/nope", 404, "no such path '/nope'");
+    CHECK_EQ_STR(api_route_label(call(ctx, "GET", "/nope", NULL)->res.route), "other");
+    call_t *c = call(ctx, "POST", "/telemetry/GetMetric?switch_id=sw-1&metric=temperature", NULL);
+    CHECK(c->res.status == 405 && c->res.allow != NULL && strcmp(c->res.allow, "GET, HEAD") == 0,
+          "POST to a read-only route: 405 with Allow, got %d %s", c->res.status, c->res.allow ? c->res.allow : "(none)");
+    expect(ctx, "BREW", "/health", 405, "method 'BREW' not allowed");
+    char uri[9000] = "/health?x=";
+    memset(uri + 10, 'a', sizeof(uri) - 11);
+    uri[sizeof(uri) - 1] = '\0';
+    expect(ctx, "GET", uri, 414, "URI longer than 8192 bytes");
+    expect(ctx, "GET", "/telemetry/GetMetric?switch_id=%zz", 400, "percent");
+    c = call(ctx, "HEAD", "/telemetry/counters", NULL);
+    CHECK(c->res.status == 200, "HEAD is answered like GET: %d", c->res.status);
+    CHECK_EQ_STR(api_route_label(c->res.route), "counters");
+}
+
+static void test_get_metric(api_ctx_t *ctx, const ft_snap_t *v)
+{
+    ft_buf_t want;
+    ft_buf_init(&want);
+    ft_render_metric(&want, v, 0, 1);
+    ft_buf_append(&want, "", 1);
+    call_t *c = call(ctx, "GET", "/telemetry/GetMetric?switch_id=sw-1&metric=temperature", NULL);
+    CHECK(c->res.status == 200 && c->res.gen == 1, "GetMetric: %d", c->res.status);
+    CHECK_EQ_STR(c->body, want.data);
+    CHECK_EQ_STR(api_route_label(c->res.route), "GetMetric");
+    char etag[64];
+    memcpy(etag, c->res.etag, sizeof(etag));
+    CHECK(etag[0] == '"', "a strong ETag: %s", etag);
+    c = call(ctx, "GET", "/telemetry/get_metric?switch_name=sw-1&metric_name=temperature", NULL);
+    CHECK(c->res.status == 200 && strcmp(c->body, want.data) == 0, "the aliases give the same answer: %s", c->body);
+    c = call(ctx, "GET", "/telemetry/GetMetric?switch_id=sw-1&metric=temperature", etag);
+    CHECK(c->res.status == 304 && c->res.body_len == 0, "If-None-Match of the current ETag: 304, got %d", c->res.status);
+    expect(ctx, "GET", "/telemetry/GetMetric?switch_id=sw-9&metric=temperature", 404, "unknown switch 'sw-9'");
+    expect(ctx, "GET", "/telemetry/GetMetric?switch_id=sw-old&metric=temperature", 404, "unknown switch 'sw-old'");
+    expect(ctx, "GET", "/telemetry/GetMetric?switch_id=sw-1&metric=gone", 404, "unknown metric 'gone'");
+    expect(ctx, "GET", "/telemetry/GetMetric?metric=temperature", 400, "missing parameter 'switch_id'");
+    expect(ctx, "GET", "/telemetry/GetMetric?switch_id=sw-2&metric=note", 200, "\"value\":null");
+    ft_buf_destroy(&want);
+}
+
+static void test_list_and_counters(api_ctx_t *ctx, const ft_snap_t *v)
+{
+    /* The whole list is the body the writer put in the slot, byte for byte (the fixture's marker). */
+    call_t *c = call(ctx, "GET", "/telemetry/ListMetrics", NULL);
+    CHECK(c->res.status == 200 && strcmp(c->body, "{\"prerendered\":true}") == 0, "whole list from the slot: %s", c->body);
+    CHECK(c->res.vary_encoding, "the whole list varies by encoding");
+    /* A filtered one is rendered here. */
+    c = call(ctx, "GET", "/telemetry/ListMetrics?metric=temperature&switch_id=sw-2", NULL);
+    CHECK(c->res.status == 200 && strstr(c->body, "\"metrics\":[{\"switch_id\":\"sw-2\",\"temperature\":-3.25,\"stale\":true}]"),
+          "filtered list: %s", c->body);
+    expect(ctx, "GET", "/telemetry/ListMetrics?switch_id=sw-1,sw-old", 404, "unknown switch 'sw-old'");
+    expect(ctx, "GET", "/telemetry/ListMetrics?limit=x", 400, "'limit' must be a whole number");
+    expect(ctx, "GET", "/telemetry/ListMetrics?limit=1&offset=1", 200, "\"total\":2,\"offset\":1");
+    ft_buf_t want;
+    ft_buf_init(&want);
+    ft_render_counters(&want, v);
+    ft_buf_append(&want, "", 1);
+    c = call(ctx, "GET", "/telemetry/counters", NULL);
+    CHECK(c->res.status == 200, "counters: %d", c->res.status);
+    CHECK_EQ_STR(c->body, want.data);
+    ft_buf_destroy(&want);
+}
+
+static void test_service(api_ctx_t *ctx)
+{
+    call_t *c = call(ctx, "GET", "/health", NULL);
+    json_t *doc = json_loads(c->body, 0, NULL);
+    CHECK(c->res.status == 200 && doc != NULL && json_integer_value(json_object_get(doc, "generation")) == 1 &&
+              strcmp(json_string_value(json_object_get(doc, "status")), "ok") == 0,
+          "health: %d %s", c->res.status, c->body);
+    json_decref(doc);
+    c = call(ctx, "GET", "/telemetry/performance", NULL);
+    doc = json_loads(c->body, 0, NULL);
+    CHECK(c->res.status == 200 && doc != NULL && json_integer_value(json_object_get(doc, "generation")) == 1 &&
+              json_object_get(doc, "p99_api_latency_ms") != NULL,
+          "performance: %d %s", c->res.status, c->body);
+    json_decref(doc);
+    c = call(ctx, "GET", "/metrics", NULL);
+    CHECK(c->res.status == 200 && c->res.content_type && strncmp(c->res.content_type, "text/plain", 10) == 0, "metrics: %d",
+          c->res.status);
+    CHECK(strstr(c->body, "fabtel_switch_temperature{switch_id=\"sw-1\"} 41.5\n") != NULL, "a series per switch: %s", c->body);
+    CHECK(strstr(c->body, "sw-old") == NULL && strstr(c->body, "fabtel_switch_gone") == NULL, "absent rows and columns left out");
+}
+
+/* A repeated question is answered from the cache until the next generation, whose answer differs in ETag. */
+static void test_cache(api_ctx_t *ctx, fx_t *f)
+{
+    uint64_t h0, m0, h1, m1;
+    const char *uri = "/telemetry/GetMetric?switch_id=sw-2&metric=temperature";
+    call_t *c = call(ctx, "GET", uri, NULL);
+    char etag1[64];
+    memcpy(etag1, c->res.etag, sizeof(etag1));
+    api_cache_counts(ctx->cache, &h0, &m0);
+    c = call(ctx, "GET", uri, NULL);
+    api_cache_counts(ctx->cache, &h1, &m1);
+    CHECK(h1 == h0 + 1 && m1 == m0 && c->res.status == 200, "the same question is a cache hit (hits %llu -> %llu)",
+          (unsigned long long)h0, (unsigned long long)h1);
+    fx_publish(f, NULL);
+    c = call(ctx, "GET", uri, etag1);
+    CHECK(c->res.status == 200 && c->res.gen == 2 && strcmp(c->res.etag, etag1) != 0,
+          "a new generation answers 200 with a new ETag to the old one: %d gen %llu", c->res.status, (unsigned long long)c->res.gen);
+    c = call(ctx, "GET", "/telemetry/ListMetrics", NULL);
+    CHECK(c->res.status == 200 && strstr(c->body, "\"generation\":2") != NULL, "no pre-rendered body: rendered here: %.80s", c->body);
+}
+
+int main(void)
+{
+    test_before_data();
+    fx_t f;
+    fx_open(&f);
+    fx_publish(&f, "{\"prerendered\":true}");
+    api_ctx_t ctx;
+    api_config_t cfg = {f.name, 30, 8192, "port_xmit_data"};
+    CHECK(api_ctx_init(&ctx, &cfg) == 0, "init");
+    ft_snap_t v;
+    ft_snap_begin(&v, &f.shm);
+    test_routes(&ctx);
+    test_get_metric(&ctx, &v);
+    test_list_and_counters(&ctx, &v);
+    test_service(&ctx);
+    test_cache(&ctx, &f);
+    api_ctx_destroy(&ctx);
+    fx_close(&f);
+    return check_report("test_api_handle");
+}

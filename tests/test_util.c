@@ -1,0 +1,88 @@
+/* tests for the JSON pieces: string escaping, numbers (exact 64-bit, shortest doubles), and parsers feeding them. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "util.h"
+
+static const char *esc(const char *s, size_t len)
+{
+    static char out[512];
+    size_t n = ft_json_escape(out, s, len);
+    out[n] = '\0';
+    return out;
+}
+
+static const char *dbl(double v)
+{
+    static char out[32];
+    out[ft_fmt_double(out, v)] = '\0';
+    return out;
+}
+
+int main(void)
+{
+    CHECK_EQ_STR(esc("plain", 5), "plain");
+    CHECK_EQ_STR(esc("a\"b\\c", 5), "a\\\"b\\\\c");
+    CHECK_EQ_STR(esc("l1\nl2\tx\r", 8), "l1\\nl2\\tx\\r");
+    CHECK_EQ_STR(esc("\x01\x1f", 2), "\\u0001\\u001f");
+    CHECK_EQ_STR(esc("nul\0x", 5), "nul\\u0000x");
+    CHECK_EQ_STR(esc("caf\xc3\xa9 \xe2\x98\x83", 9), "caf\xc3\xa9 \xe2\x98\x83");
+    CHECK_EQ_STR(esc("bad\xff\xc3(", 6), "bad\xef\xbf\xbd\xef\xbf\xbd(");       /* invalid bytes become U+FFFD */
+    CHECK_EQ_STR(esc("\xed\xa0\x80", 3), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"); /* a surrogate is not UTF-8 */
+    CHECK_EQ_STR(esc("\xc0\xaf", 2), "\xef\xbf\xbd\xef\xbf\xbd");                 /* overlong */
+    char worst[64];
+    memset(worst, 1, sizeof(worst));
+    char out[6 * 64];
+    CHECK(ft_json_escape(out, worst, sizeof(worst)) <= ft_json_escape_bound(sizeof(worst)), "bound holds for the worst case");
+
+    CHECK_EQ_STR(dbl(2.571), "2.571");
+    CHECK_EQ_STR(dbl(0.1), "0.1");
+    CHECK_EQ_STR(dbl(3), "3");
+    CHECK_EQ_STR(dbl(-0.5), "-0.5");
+    CHECK(strtod(dbl(1.0 / 3.0), NULL) == 1.0 / 3.0, "1/3 round-trips: %s", dbl(1.0 / 3.0));
+    CHECK(strtod(dbl(5e-324), NULL) == 5e-324, "denormal round-trips: %s", dbl(5e-324));
+
+    CHECK_EQ_STR(dbl(0.001), "0.001");
+    CHECK_EQ_STR(dbl(-12.5), "-12.5");
+    CHECK_EQ_STR(dbl(123456.789), "123456.789");
+    CHECK_EQ_STR(dbl(1e20), "1e+20");
+    /* Every value with up to 6 decimals, and random doubles, read back exactly. */
+    unsigned long long seed = 88172645463325252ULL;
+    for (int k = 0; k < 200000; k++) {
+        seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+        double v = k < 100000 ? (double)(long long)(seed % 2000000000ULL - 1000000000LL) / (double)(1 + seed % 1000000)
+                              : (double)(long long)(seed % 20000000000ULL) / 1000.0 - 1e7;
+        const char *t = dbl(v);
+        if (strtod(t, NULL) != v) {
+            CHECK(0, "%.17g printed as %s does not read back", v, t);
+            break;
+        }
+    }
+    char it[24];
+    ft_fmt_i64(it, INT64_MIN);
+    CHECK_EQ_STR(it, "-9223372036854775808");
+    ft_fmt_i64(it, 9007199254740993LL);
+    CHECK_EQ_STR(it, "9007199254740993");
+    int64_t i;
+    CHECK(ft_parse_i64("9007199254740993", 16, &i) == 0 && i == 9007199254740993LL, "2^53+1 exact");
+    CHECK(ft_parse_i64("9223372036854775807", 19, &i) == 0 && i == INT64_MAX, "INT64_MAX");
+    CHECK(ft_parse_i64("9223372036854775808", 19, &i) == -ERANGE, "overflow refused");
+    CHECK(ft_parse_i64("-12", 3, &i) == 0 && i == -12, "negative");
+    CHECK(ft_parse_i64("12 ", 3, &i) == -EINVAL, "trailing space refused");
+    CHECK(ft_parse_i64("1.5", 3, &i) == -EINVAL, "not an integer");
+    CHECK(ft_parse_i64("", 0, &i) == -EINVAL, "empty refused");
+    double d;
+    CHECK(ft_parse_f64("2.5e3", 5, &d) == 0 && d == 2500, "exponent");
+    CHECK(ft_parse_f64("NaN", 3, &d) == -EINVAL, "NaN refused");
+    CHECK(ft_parse_f64("inf", 3, &d) == -EINVAL, "inf refused");
+    CHECK(ft_parse_f64("1e999", 5, &d) == -ERANGE, "overflow refused");
+    CHECK(ft_parse_f64("0x10", 4, &d) == -EINVAL, "hex floats refused");
+
+    char ts[32];
+    ft_fmt_iso8601(ts, 1763841296123456789ULL);
+    CHECK_EQ_STR(ts, "2025-11-22T19:54:56.123456Z");
+    CHECK(ft_utf8_is_printable("sw-01", 5) && !ft_utf8_is_printable("sw\n", 3) && !ft_utf8_is_printable("\xff", 1), "printable");
+    return check_report("test_render");
+}
