@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cache.h"
 #include "log.h"
@@ -128,6 +129,139 @@ static void normalise(api_request_t *r)
         r->path = "", r->path_len = 0;
     if (r->body == NULL)
         r->body = "", r->body_len = 0;
+    if (r->host == NULL)
+        r->host = "", r->host_len = 0;
+}
+
+static int is_write(int method)
+{
+    return (method & (API_POST | API_PUT | API_DELETE | API_PATCH)) != 0;
+}
+
+/* The page's origin is apid's own: "http://" or "https://" followed by the Host the browser asked. */
+static int same_origin(const api_request_t *req)
+{
+    static const char *const schemes[] = {"http://", "https://"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t sl = strlen(schemes[i]);
+        if (req->origin_len == sl + req->host_len && memcmp(req->origin, schemes[i], sl) == 0 &&
+            memcmp(req->origin + sl, req->host, req->host_len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int bearer_ok(const api_ctx_t *ctx, const api_request_t *req)
+{
+    static const char scheme[] = "Bearer ";
+    size_t sl = sizeof(scheme) - 1;
+    if (req->authorization == NULL || req->authorization_len <= sl || strncasecmp(req->authorization, scheme, sl) != 0)
+        return 0;
+    return ft_equal_ct(req->authorization + sl, req->authorization_len - sl, ctx->cfg.auth_token, strlen(ctx->cfg.auth_token));
+}
+
+/* application/json, with or without parameters (charset). */
+static int json_body(const api_request_t *req)
+{
+    static const char ct[] = "application/json";
+    size_t n = sizeof(ct) - 1;
+    return req->content_type != NULL && req->content_type_len >= n && strncasecmp(req->content_type, ct, n) == 0 &&
+           (req->content_type_len == n || req->content_type[n] == ';' || req->content_type[n] == ' ');
+}
+
+/*
+ * What every request must pass before its route runs: size, then, for a
+ * write, the browser's origin (a page of another site must not be able to
+ * post here), the token, and a JSON body. 1 when the answer is made (refused).
+ */
+static int guard(api_ctx_t *ctx, const api_request_t *req, int method, api_response_t *res)
+{
+    if (req->body_len > ctx->cfg.max_body) {
+        api_reply_error_at(ctx, res, 413, "body", -1, "request body of %zu bytes; this route takes at most %zu (--max-body-bytes)",
+                           req->body_len, ctx->cfg.max_body);
+        return 1;
+    }
+    int write = is_write(method);
+    if (write && req->origin != NULL && !same_origin(req)) {
+        api_reply_error_at(ctx, res, 403, "Origin", -1, "cross-origin write refused: Origin '%.*s' is not this server",
+                           api_quote_len(req->origin_len), req->origin);
+        return 1;
+    }
+    if (ctx->cfg.auth_token != NULL && (write || ctx->cfg.auth_reads) && !bearer_ok(ctx, req)) {
+        api_reply_error_at(ctx, res, 401, "Authorization", -1, "this %s needs 'Authorization: Bearer <token>' (--auth-token-file)",
+                           write ? "write" : "read");
+        res->www_authenticate = "Bearer realm=\"fabtel\"";
+        return 1;
+    }
+    if (write && req->body_len > 0 && !json_body(req)) {
+        api_reply_error_at(ctx, res, 415, "Content-Type", -1, "a request body must be application/json, not '%.*s'",
+                           api_quote_len(req->content_type_len), req->content_type ? req->content_type : "");
+        return 1;
+    }
+    return 0;
+}
+
+/*
+ * ?wait=S asks how long to hold a conditional read; it is not part of the
+ * question, so it is taken out of the query before anything else sees it
+ * (the ETag, the answer cache and the handler all key on the rest). The
+ * stripped query lives in ctx->query_buf. 1 when the query named wait.
+ */
+static int strip_wait(api_ctx_t *ctx, api_request_t *req)
+{
+    const char *q = req->query, *end = q + req->query_len;
+    if (req->query_len < 5 || memmem(q, req->query_len, "wait=", 5) == NULL)
+        return 0;
+    size_t o = 0;
+    int found = 0;
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *stop = amp ? amp : end;
+        if ((size_t)(stop - q) >= 5 && memcmp(q, "wait=", 5) == 0) {
+            found = 1;
+            if (req->wait == NULL) {
+                req->wait = q + 5;
+                req->wait_len = (size_t)(stop - q - 5);
+            }
+        } else if (stop > q && o + (size_t)(stop - q) + 1 <= sizeof(ctx->query_buf)) {
+            if (o)
+                ctx->query_buf[o++] = '&';
+            memcpy(ctx->query_buf + o, q, (size_t)(stop - q));
+            o += (size_t)(stop - q);
+        }
+        q = stop + 1;
+    }
+    req->query = ctx->query_buf;
+    req->query_len = o;
+    return found;
+}
+
+/* A conditional read may ask to be held: ?wait=S, 0 <= S <= 60 (0: not held). 0, or -1 with a 400 made. */
+static int long_poll_wait(api_ctx_t *ctx, const api_request_t *req, double *wait, api_response_t *res)
+{
+    if (req->wait == NULL)
+        return 0;
+    char tmp[32], *end;
+    size_t n = req->wait_len < sizeof(tmp) - 1 ? req->wait_len : sizeof(tmp) - 1;
+    memcpy(tmp, req->wait, n);
+    tmp[n] = '\0';
+    double w = strtod(tmp, &end);
+    if (req->wait_len == 0 || req->wait_len >= sizeof(tmp) || *end != '\0' || !(w >= 0 && w <= API_MAX_WAIT_S)) {
+        api_reply_error_at(ctx, res, 400, "wait", -1, "'wait' must be a number of seconds from 0 to %g", API_MAX_WAIT_S);
+        return -1;
+    }
+    *wait = w;
+    return 0;
+}
+
+static void run_handler(api_ctx_t *ctx, const api_request_t *req, const api_route_t *rt, api_response_t *res)
+{
+    char why[160];
+    if (rt->needs_query && api_query_parse(ctx->query, req->query, req->query_len, why, sizeof(why)) != 0)
+        return api_reply_error_at(ctx, res, 400, "query", -1, "%s", why);
+    rt->handler(ctx, req, res);
+    if (rt->cacheable)
+        api_cache_store(ctx, req, res);
 }
 
 void api_handle(api_ctx_t *ctx, const api_request_t *in, api_response_t *res)
@@ -136,23 +270,30 @@ void api_handle(api_ctx_t *ctx, const api_request_t *in, api_response_t *res)
     const api_request_t *req = &local;
     normalise(&local);
     memset(res, 0, sizeof(*res));
+    res->forward = -1;
     const api_route_t *rt = api_route_find(req->path, req->path_len, &res->route);
     if (req->path_len + req->query_len > ctx->cfg.max_uri)
         return api_reply_error(ctx, res, 414, "URI longer than %zu bytes", ctx->cfg.max_uri);
     if (rt == NULL)
         return api_reply_error(ctx, res, 404, "no such path '%.*s'", api_quote_len(req->path_len), req->path);
-    if ((api_method_bit(req->method, req->method_len) & rt->methods) == 0) {
+    int method = api_method_bit(req->method, req->method_len);
+    if ((method & rt->methods) == 0) {
         res->allow = rt->allow;
         return api_reply_error(ctx, res, 405, "method '%.*s' not allowed: use %s", api_quote_len(req->method_len),
                                req->method ? req->method : "", rt->allow);
     }
-    attach_now(ctx);
-    if (rt->cacheable && api_has_data(ctx) && api_cache_lookup(ctx, req, res))
+    if (guard(ctx, req, method, res))
         return;
-    char why[160];
-    if (rt->needs_query && api_query_parse(ctx->query, req->query, req->query_len, why, sizeof(why)) != 0)
-        return api_reply_error(ctx, res, 400, "%s", why);
-    rt->handler(ctx, req, res);
-    if (rt->cacheable)
-        api_cache_store(ctx, req, res);
+    if (rt->upstream >= 0) {
+        res->forward = rt->upstream; /* the worker takes it from here */
+        return;
+    }
+    attach_now(ctx);
+    double wait = 0;
+    if (rt->cacheable && strip_wait(ctx, &local) && long_poll_wait(ctx, req, &wait, res) != 0)
+        return;
+    if (!(rt->cacheable && api_has_data(ctx) && api_cache_lookup(ctx, req, res)))
+        run_handler(ctx, req, rt, res);
+    if (res->status == 304)
+        res->hold_s = wait;
 }

@@ -39,11 +39,24 @@ typedef struct api_body {
 
 void api_body_release(api_body_t *b);
 
+/* The daemons apid forwards writes (and every request under their paths) to. */
+enum { API_UPSTREAM_ORCHD = 0, API_UPSTREAM_FLOWD, API_UPSTREAMS };
+
+typedef struct api_upstream {
+    const char *name; /* "orchd", "flowd": how errors and logs name it */
+    const char *url;  /* http://host:port (no path) */
+} api_upstream_t;
+
 typedef struct api_config {
     const char *shm_name;
     double stale_after_s;
     size_t max_uri;
     const char *prom_counters; /* comma-separated columns exposed as Prometheus counters (cumulative values) */
+    size_t max_body;           /* the largest request body any route takes (413 past it) */
+    const char *auth_token;    /* writes (and reads with auth_reads) need "Authorization: Bearer <it>"; NULL: none */
+    int auth_reads;
+    api_upstream_t upstreams[API_UPSTREAMS];
+    double forward_timeout_s; /* an upstream silent this long: 504 */
 } api_config_t;
 
 typedef struct api_ctx {
@@ -61,7 +74,11 @@ typedef struct api_ctx {
     struct api_query *query;        /* the request's parsed query (8 KiB, allocated once) */
     struct api_list_filter *filter; /* ListMetrics filter indices (allocated once) */
     struct api_cache *cache;        /* answers by (epoch, generation, URI): apid/cache.h */
+    char query_buf[8192];           /* the request's query without its ?wait= (apid/api.c: strip_wait) */
 } api_ctx_t;
+
+/* The longest a conditional read may be held for the next generation (?wait=S). */
+#define API_MAX_WAIT_S 60.0
 
 /* HTTP methods, as bits (a route says which it accepts). */
 enum { API_GET = 1, API_HEAD = 2, API_POST = 4, API_PUT = 8, API_DELETE = 16, API_PATCH = 32, API_OTHER_METHOD = 64 };
@@ -70,9 +87,12 @@ typedef struct api_request {
     const char *method, *path, *query;
     size_t method_len, path_len, query_len;
     /* Headers that answers depend on (NULL when absent). */
-    const char *if_none_match, *content_type;
-    size_t if_none_match_len, content_type_len;
+    const char *if_none_match, *content_type, *origin, *host, *authorization;
+    size_t if_none_match_len, content_type_len, origin_len, host_len, authorization_len;
     int accept_gzip; /* Accept-Encoding names gzip */
+    /* ?wait=S of a long poll, taken out of the query by api_handle (raw bytes; NULL: none). */
+    const char *wait;
+    size_t wait_len;
     /* The request body (POST, PUT, PATCH); NULL and 0 when none. */
     const char *body;
     size_t body_len;
@@ -88,6 +108,10 @@ typedef struct api_response {
     int retry_after;    /* seconds for a 503, 0 when none */
     int route;          /* index into the route table (apid/routes.h), for the statistics */
     const char *allow;        /* for a 405: the methods the route accepts, e.g. "GET, HEAD" */
+    const char *www_authenticate; /* for a 401 */
+    double hold_s;            /* a 304 that may be held this long for the next generation (?wait=S); 0: answer now */
+    int forward;              /* API_UPSTREAM_* when the request passed the route's checks and goes to that daemon
+                                 (the worker forwards it and answers with what comes back); -1 otherwise */
     const char *content_type; /* NULL: application/json */
     int gzip;                 /* the body is gzip-encoded (Content-Encoding: gzip) */
     int vary_encoding;        /* the answer depends on Accept-Encoding (Vary) */

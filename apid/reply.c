@@ -15,19 +15,32 @@ void api_reply_scratch(api_ctx_t *ctx, api_response_t *res, int status)
     res->body_len = ctx->scratch.len;
 }
 
-void api_reply_error(api_ctx_t *ctx, api_response_t *res, int status, const char *fmt, ...)
+static void error_v(api_ctx_t *ctx, api_response_t *res, int status, const char *field, int64_t index, const char *fmt, va_list ap)
 {
     char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
     int n = vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
     size_t len = n < 0 ? 0 : (size_t)n >= sizeof(msg) ? sizeof(msg) - 1 : (size_t)n;
     ctx->scratch.len = 0;
     ctx->scratch.failed = 0;
-    ft_render_error(&ctx->scratch, status, msg, len);
+    ft_render_error_at(&ctx->scratch, status, msg, len, field, index);
     res->etag[0] = '\0';
     api_reply_scratch(ctx, res, status);
+}
+
+void api_reply_error(api_ctx_t *ctx, api_response_t *res, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    error_v(ctx, res, status, NULL, -1, fmt, ap);
+    va_end(ap);
+}
+
+void api_reply_error_at(api_ctx_t *ctx, api_response_t *res, int status, const char *field, int64_t index, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    error_v(ctx, res, status, field, index, fmt, ap);
+    va_end(ap);
 }
 
 void api_reply_json(api_ctx_t *ctx, api_response_t *res, int status, json_t *doc)

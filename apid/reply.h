@@ -23,6 +23,9 @@
 void api_reply_scratch(api_ctx_t *ctx, api_response_t *res, int status);
 /* {"error":{"status":N,"message":…}}. The message may quote request bytes: they are escaped. */
 void api_reply_error(api_ctx_t *ctx, api_response_t *res, int status, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The same, naming what was wrong: field (NULL: none) and index (negative: none). */
+void api_reply_error_at(api_ctx_t *ctx, api_response_t *res, int status, const char *field, int64_t index, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 /* The document, compact, in insertion order; takes the reference. */
 void api_reply_json(api_ctx_t *ctx, api_response_t *res, int status, json_t *doc);
 /* 503 with Retry-After: nothing published yet. */

@@ -27,8 +27,10 @@ typedef struct api_route {
     const char *allow;        /* the same, as an Allow header */
     int cacheable;            /* a 200 is the same for every request of the URI within one generation */
     int needs_query;          /* the handler reads ctx->query (parsed before it runs) */
-    api_handler_fn handler;
-    const char *label; /* /metrics route label */
+    api_handler_fn handler;   /* NULL for a forwarding route */
+    const char *label;        /* /metrics route label */
+    int prefix;               /* the row also owns every path below path + "/" */
+    int upstream;             /* API_UPSTREAM_* for a forwarding route, -1 for a local one */
 } api_route_t;
 
 /* The row for a path, or NULL; *index gets its number (api_route_other() when none). */

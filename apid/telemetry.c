@@ -58,9 +58,9 @@ void api_get_metric(api_ctx_t *ctx, const api_request_t *req, api_response_t *re
 {
     const api_param_t *sw = api_query_get(ctx->query, P_SWITCH), *mt = api_query_get(ctx->query, P_METRIC);
     if (sw == NULL || sw->value_len == 0)
-        return api_reply_error(ctx, res, 400, "missing parameter 'switch_id' (or 'switch_name')");
+        return api_reply_error_at(ctx, res, 400, "switch_id", -1, "missing parameter 'switch_id' (or 'switch_name')");
     if (mt == NULL || mt->value_len == 0)
-        return api_reply_error(ctx, res, 400, "missing parameter 'metric' (or 'metric_name')");
+        return api_reply_error_at(ctx, res, 400, "metric", -1, "missing parameter 'metric' (or 'metric_name')");
     if (!api_has_data(ctx))
         return api_reply_no_data(ctx, res);
     int found;
@@ -221,9 +221,9 @@ void api_list_metrics(api_ctx_t *ctx, const api_request_t *req, api_response_t *
     memset(&lf->f, 0, sizeof(lf->f));
     lf->f.limit = UINT64_MAX;
     if (lim && parse_count(lim, &lf->f.limit) != 0)
-        return api_reply_error(ctx, res, 400, "'limit' must be a whole number from 0 to 9999999999");
+        return api_reply_error_at(ctx, res, 400, "limit", -1, "'limit' must be a whole number from 0 to 9999999999");
     if (off && parse_count(off, &lf->f.offset) != 0)
-        return api_reply_error(ctx, res, 400, "'offset' must be a whole number from 0 to 9999999999");
+        return api_reply_error_at(ctx, res, 400, "offset", -1, "'offset' must be a whole number from 0 to 9999999999");
     if (!api_has_data(ctx))
         return api_reply_no_data(ctx, res);
     int whole = sw == NULL && mt == NULL && lim == NULL && off == NULL, r;

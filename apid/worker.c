@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "forward.h"
 #include "log.h"
+#include "longpoll.h"
 #include "util.h"
 
 #define POLL_MS 250
@@ -21,6 +23,8 @@ typedef struct worker {
     h2o_accept_ctx_t accept_ctx;
     h2o_timeout_t poll_timeout;
     h2o_timeout_entry_t poll;
+    api_forwarder_t *fwd; /* requests for orchd and flowd */
+    api_longpoll_t *lp;   /* reads held for the next generation */
 } worker_t;
 
 typedef struct worker_handler {
@@ -77,6 +81,12 @@ static void read_request(h2o_req_t *req, api_request_t *r)
         r->query_len = req->path.len - req->query_at - 1;
     }
     r->if_none_match = header(req, H2O_TOKEN_IF_NONE_MATCH, &r->if_none_match_len);
+    ssize_t oi = h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1); /* no token for it in libh2o 2.2 */
+    r->origin = oi >= 0 ? req->headers.entries[oi].value.base : NULL;
+    r->origin_len = oi >= 0 ? req->headers.entries[oi].value.len : 0;
+    r->authorization = header(req, H2O_TOKEN_AUTHORIZATION, &r->authorization_len);
+    r->host = req->authority.base;
+    r->host_len = req->authority.len;
     r->content_type = header(req, H2O_TOKEN_CONTENT_TYPE, &r->content_type_len);
     size_t alen;
     const char *ae = header(req, H2O_TOKEN_ACCEPT_ENCODING, &alen);
@@ -106,6 +116,8 @@ static void response_headers(h2o_req_t *req, const api_response_t *res)
         add_header(req, H2O_TOKEN_ALLOW, res->allow);
     if (res->retry_after)
         add_header(req, H2O_TOKEN_RETRY_AFTER, "1");
+    if (res->www_authenticate != NULL)
+        add_header(req, H2O_TOKEN_WWW_AUTHENTICATE, res->www_authenticate);
     if (res->status != 304)
         add_header(req, H2O_TOKEN_CONTENT_TYPE, res->content_type ? res->content_type : "application/json");
 }
@@ -126,9 +138,12 @@ static h2o_iovec_t response_body(h2o_req_t *req, const api_response_t *res)
     return body;
 }
 
-static int on_req(h2o_handler_t *self, h2o_req_t *req)
+/*
+ * Answer one request (a new one, or a held one given back). hold_budget_s:
+ * how long it may still be held (0: it may not; a held 304 is then sent).
+ */
+static void answer(worker_t *w, h2o_req_t *req, double hold_budget_s)
 {
-    worker_t *w = ((worker_handler_t *)self)->w;
     uint64_t t0 = ft_mono_ns();
     api_request_t r;
     read_request(req, &r);
@@ -136,14 +151,40 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     api_handle(&w->api, &r, &res);
     if (w->stopping)
         req->http1_is_persistent = 0; /* "Connection: close": the client reconnects to a live worker */
+    if (res.forward >= 0) {
+        api_forward(w->fwd, req, res.forward, res.route); /* answered, and recorded, when the upstream answers */
+        return;
+    }
+    if (res.hold_s > 0 && hold_budget_s > 0 && !w->stopping) {
+        api_longpoll_hold(w->lp, req, res.hold_s < hold_budget_s ? res.hold_s : hold_budget_s);
+        return;
+    }
     response_headers(req, &res);
     h2o_iovec_t body = response_body(req, &res);
     if (res.status != 304)
         req->res.content_length = body.len;
     h2o_start_response(req, &generator);
     h2o_send(req, &body, body.len ? 1 : 0, H2O_SEND_STATE_FINAL);
+    /* Latency is the time spent answering, not the time a long poll was held. */
     api_record(&w->api, ft_now_ns(), res.route, res.status, (ft_mono_ns() - t0) / 1000);
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    answer(((worker_handler_t *)self)->w, req, API_MAX_WAIT_S);
     return 0;
+}
+
+/* A held read given back: a new generation (answer it, or hold it for the rest of its wait), or its wait is over (304). */
+static void on_held(void *data, h2o_req_t *req, double remaining_s)
+{
+    answer(data, req, remaining_s);
+}
+
+static void on_forward_done(void *data, int route, int status, uint64_t us)
+{
+    worker_t *w = data;
+    api_record(&w->api, ft_now_ns(), route, status, us);
 }
 
 static void on_poll(h2o_timeout_entry_t *entry)
@@ -183,6 +224,7 @@ static int drain(worker_t *w, h2o_socket_t *listener, double grace_s)
     h2o_socket_read_stop(listener);
     h2o_socket_close(listener);
     w->stopping = 1;
+    api_longpoll_release_all(w->lp); /* held reads are answered 304 now; their clients ask again elsewhere */
     w->ctx.http1.req_timeout.timeout = 0;
     uint64_t deadline = ft_mono_ns() + (uint64_t)(grace_s * 1e9);
     while (!h2o_linklist_is_empty(&w->ctx.http1._conns) && ft_mono_ns() < deadline)
@@ -226,11 +268,17 @@ int api_worker_run(const api_worker_config_t *cfg, volatile sig_atomic_t *stop, 
     w->api.stats_hdr = cfg->stats_hdr;
     w->api.my_stats = cfg->stats;
     h2o_config_init(&w->config);
+    /* libh2o's own limit (its plain 413) sits a little above the largest body a route takes (fabtel's JSON 413). */
+    w->config.max_request_entity_size = cfg->api.max_body + 65536;
     h2o_hostconf_t *host = h2o_config_register_host(&w->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     worker_handler_t *h = (worker_handler_t *)h2o_create_handler(h2o_config_register_path(host, "/", 0), sizeof(*h));
     h->super.on_req = on_req;
     h->w = w;
     h2o_context_init(&w->ctx, h2o_evloop_create(), &w->config);
+    w->fwd = api_forwarder_create(&w->ctx, &cfg->api, on_forward_done, w);
+    w->lp = api_longpoll_create(w->ctx.loop, cfg->api.shm_name, on_held, w);
+    if (w->fwd == NULL || w->lp == NULL)
+        return 1;
     w->accept_ctx.ctx = &w->ctx;
     w->accept_ctx.hosts = w->config.hosts;
     h2o_socket_t *listener = h2o_evloop_socket_create(w->ctx.loop, cfg->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
@@ -249,6 +297,8 @@ int api_worker_run(const api_worker_config_t *cfg, volatile sig_atomic_t *stop, 
     h2o_timeout_dispose(w->ctx.loop, &w->poll_timeout);
     h2o_evloop_t *loop = w->ctx.loop;
     h2o_multithread_queue_t *queue = w->ctx.queue;
+    api_forwarder_destroy(w->fwd);
+    api_longpoll_destroy(w->lp);
     h2o_context_dispose(&w->ctx);
     h2o_config_dispose(&w->config);
     h2o_evloop_run(loop, 0); /* let the loop free the sockets closed above */

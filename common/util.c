@@ -315,3 +315,38 @@ int ft_listen(const char *spec, int reuseport, char *bound, size_t boundsz)
     ft_fmt_sockaddr(bound, boundsz, (struct sockaddr *)&ss);
     return fd;
 }
+
+int ft_equal_ct(const void *a, size_t alen, const void *b, size_t blen)
+{
+    const volatile unsigned char *x = a, *y = b;
+    size_t n = alen > blen ? alen : blen;
+    unsigned char diff = alen != blen;
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)((i < alen ? x[i] : 0) ^ (i < blen ? y[i] : 0));
+    return diff == 0;
+}
+
+int ft_read_secret(const char *path, char *out, size_t outsz, char *why, size_t whysz)
+{
+    FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        int err = errno;
+        snprintf(why, whysz, "cannot read %s: %s", path, strerror(err));
+        return -err;
+    }
+    size_t n = fread(out, 1, outsz, f);
+    int toolong = n == outsz;
+    fclose(f);
+    if (toolong) {
+        snprintf(why, whysz, "%s holds more than %zu bytes", path, outsz - 1);
+        return -E2BIG;
+    }
+    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' ' || out[n - 1] == '\t'))
+        n--;
+    out[n] = '\0';
+    if (n == 0 || memchr(out, '\0', n) != NULL) {
+        snprintf(why, whysz, "%s is empty or holds a NUL byte", path);
+        return -EINVAL;
+    }
+    return 0;
+}

@@ -61,4 +61,14 @@ void ft_fmt_sockaddr(char *out, size_t outsz, const struct sockaddr *sa);
  */
 int ft_listen(const char *spec, int reuseport, char *bound, size_t boundsz);
 
+/* 1 when the two byte strings are equal; the time taken depends only on the lengths (secrets, tokens). */
+int ft_equal_ct(const void *a, size_t alen, const void *b, size_t blen);
+
+/*
+ * A secret kept in a file (an auth token): read whole, trailing whitespace and
+ * newlines removed. 0, or a negative errno with `why` set: unreadable, empty,
+ * or longer than outsz - 1 bytes.
+ */
+int ft_read_secret(const char *path, char *out, size_t outsz, char *why, size_t whysz);
+
 #endif

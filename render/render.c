@@ -177,11 +177,22 @@ int ft_render_counters(ft_buf_t *b, const ft_snap_t *v)
     return b->failed ? -ENOMEM : 0;
 }
 
-int ft_render_error(ft_buf_t *b, int status, const char *msg, size_t len)
+int ft_render_error_at(ft_buf_t *b, int status, const char *msg, size_t len, const char *field, int64_t index)
 {
-    char head[64];
-    ft_buf_append(b, head, (size_t)snprintf(head, sizeof(head), "{\"error\":{\"status\":%d,\"message\":", status));
+    char tmp[64];
+    ft_buf_append(b, tmp, (size_t)snprintf(tmp, sizeof(tmp), "{\"error\":{\"status\":%d,\"message\":", status));
     ft_render_string(b, msg, len);
+    if (field != NULL) {
+        ft_buf_append(b, ",\"field\":", 9);
+        ft_render_string(b, field, strlen(field));
+    }
+    if (index >= 0)
+        ft_buf_append(b, tmp, (size_t)snprintf(tmp, sizeof(tmp), ",\"index\":%" PRId64, index));
     ft_buf_append(b, "}}", 2);
     return b->failed ? -ENOMEM : 0;
+}
+
+int ft_render_error(ft_buf_t *b, int status, const char *msg, size_t len)
+{
+    return ft_render_error_at(b, status, msg, len, NULL, -1);
 }

@@ -48,8 +48,13 @@ int ft_render_metric(ft_buf_t *b, const ft_snap_t *v, uint32_t row, uint32_t col
 /* {"generation":N,"counters":[{"name":…,"type":"int"|"float"|"text"},…]}: the present columns. */
 int ft_render_counters(ft_buf_t *b, const ft_snap_t *v);
 
-/* {"error":{"status":N,"message":…}}: every error answer of the API (the message is escaped, whatever it holds). */
+/*
+ * {"error":{"status":N,"message":…}}: every error answer of the API (the message is escaped, whatever it holds).
+ * ft_render_error_at adds what was wrong where: "field" (unless NULL) and "index" (unless negative), e.g.
+ * {"error":{"status":400,"message":"…","field":"hour","index":3}}.
+ */
 int ft_render_error(ft_buf_t *b, int status, const char *msg, size_t len);
+int ft_render_error_at(ft_buf_t *b, int status, const char *msg, size_t len, const char *field, int64_t index);
 
 /* Column index of the switch's own sample time ("timestamp"), or -1. */
 int64_t ft_render_timestamp_col(const ft_snap_t *v);

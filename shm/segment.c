@@ -8,6 +8,9 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/futex.h>
+#include <limits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -277,4 +280,33 @@ void ft_shm_unlink_all(const char *name)
     lock_name(ln, sizeof(ln), name);
     shm_unlink(name);
     shm_unlink(ln);
+}
+
+/* The 32-bit half of the generation word that holds its low bits (the futex word). */
+static uint32_t *gen_futex_word(const ft_shm_t *s)
+{
+    char *w = (char *)&s->hdr->gen;
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w += 4;
+#endif
+    return (uint32_t *)w;
+}
+
+int ft_shm_wait_generation(const ft_shm_t *s, uint64_t seen, int timeout_ms)
+{
+    if (ft_shm_generation(s) != seen)
+        return 0;
+    struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+    /* Shared (not FUTEX_PRIVATE_FLAG): the writer is another process mapping the same object. */
+    long r = syscall(SYS_futex, gen_futex_word(s), FUTEX_WAIT, (uint32_t)seen, &ts, NULL, 0);
+    if (ft_shm_generation(s) != seen)
+        return 0;
+    if (r != 0 && errno == EINTR)
+        return -EINTR;
+    return -ETIMEDOUT;
+}
+
+void ft_shm_wake_readers(ft_shm_t *s)
+{
+    syscall(SYS_futex, gen_futex_word(s), FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }

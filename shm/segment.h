@@ -109,6 +109,18 @@ static inline void ft_shm_set_writer(ft_shm_t *s, uint64_t pid, uint64_t started
     atomic_store_explicit(&s->hdr->writer_started_ns, started_ns, memory_order_relaxed);
 }
 
+/*
+ * Waiting for the next generation without spinning: the writer wakes every
+ * waiter after each publish (a futex wake on the generation word, shared
+ * across processes through the mapping), so a waiter costs no CPU while it
+ * waits. Returns 0 once the generation is no longer `seen`, -ETIMEDOUT after
+ * timeout_ms, -EINTR on a signal. The futex compares the low 32 bits only; a
+ * wrap of those during one wait would only cost the timeout.
+ */
+int ft_shm_wait_generation(const ft_shm_t *s, uint64_t seen, int timeout_ms);
+/* Writer: wake every ft_shm_wait_generation() on this segment (after a publish). */
+void ft_shm_wake_readers(ft_shm_t *s);
+
 /* The slot generation `gen` lives in (g % nslots), on a validated mapping. */
 static inline _Atomic uint64_t *ft_shm_slot(const ft_shm_t *s, uint64_t gen)
 {

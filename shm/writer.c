@@ -89,4 +89,5 @@ void ft_slot_publish(ft_slot_writer_t *w, uint64_t now_ns)
 {
     ft_seq_write_publish(&w->shm->hdr->gen, w->gen); /* W3 */
     ft_shm_confirm(w->shm, now_ns);
+    ft_shm_wake_readers(w->shm); /* long polls waiting for this generation (apid) */
 }

@@ -8,7 +8,7 @@
  *     ft_slot_write_col / _row / _cells / _hash / _text / _hdr ...   W2
  *     (optionally read the slot back through ft_snap_at() to render from it)
  *     ft_slot_write_body(&w, json, len, gz, gzlen);
- *     ft_slot_publish(&w, now_ns);              W3: gen = n (release), confirm
+ *     ft_slot_publish(&w, now_ns);              W3: gen = n (release), confirm, wake waiters
  *
  * The orderings and why they suffice are in shm/seqlock.h. Nothing between
  * begin and publish is visible to readers as generation n; a writer killed

@@ -51,7 +51,8 @@ static void expect(api_ctx_t *ctx, const char *method, const char *uri, int stat
 static void test_before_data(void)
 {
     api_ctx_t ctx;
-    api_config_t cfg = {"/fabtel-test-api-none", 30, 8192, ""};
+    api_config_t cfg = {.shm_name = "/fabtel-test-api-none", .stale_after_s = 30, .max_uri = 8192, .prom_counters = "",
+                        .max_body = 1024};
     CHECK(api_ctx_init(&ctx, &cfg) == 0, "init");
     call_t *c = call(&ctx, "GET", "/health", NULL);
     CHECK(c->res.status == 503 && strstr(c->body, "\"status\":\"down\"") != NULL, "health before data: %d %s", c->res.status, c->body);
@@ -148,6 +149,74 @@ static void test_service(api_ctx_t *ctx)
     CHECK(strstr(c->body, "sw-old") == NULL && strstr(c->body, "fabtel_switch_gone") == NULL, "absent rows and columns left out");
 }
 
+/* A request with the headers the guards read. */
+static call_t *call_write(api_ctx_t *ctx, const char *method, const char *uri, const char *ctype, const char *origin, const char *auth,
+                          const char *body)
+{
+    static call_t c;
+    api_request_t req = {.method = method, .method_len = strlen(method), .path = uri, .path_len = strlen(uri)};
+    req.content_type = ctype, req.content_type_len = ctype ? strlen(ctype) : 0;
+    req.origin = origin, req.origin_len = origin ? strlen(origin) : 0;
+    req.authorization = auth, req.authorization_len = auth ? strlen(auth) : 0;
+    req.host = "127.0.0.1:8080", req.host_len = 14;
+    req.body = body, req.body_len = body ? strlen(body) : 0;
+    api_handle(ctx, &req, &c.res);
+    size_t n = c.res.body_len < sizeof(c.body) - 1 ? c.res.body_len : sizeof(c.body) - 1;
+    memcpy(c.body, c.res.body ? c.res.body : "", n);
+    c.body[n] = '\0';
+    return &c;
+}
+
+/* Writes go to their owner only past the guards: body size, origin, token, JSON. */
+static void test_forward_and_guards(api_ctx_t *ctx)
+{
+    const char *J = "application/json; charset=utf-8", *ok = "Bearer s3cret";
+    call_t *c = call_write(ctx, "POST", "/deployments", J, NULL, ok, "{}");
+    CHECK(c->res.forward == API_UPSTREAM_ORCHD && c->res.status == 0, "a good write is forwarded to orchd: %d %d", c->res.forward,
+          c->res.status);
+    CHECK_EQ_STR(api_route_label(c->res.route), "deployments");
+    c = call_write(ctx, "GET", "/flows/hours", NULL, NULL, NULL, NULL);
+    CHECK(c->res.forward == API_UPSTREAM_FLOWD, "a read under /flows goes to flowd without a token: %d %d", c->res.forward, c->res.status);
+    c = call_write(ctx, "POST", "/deployments", J, "http://127.0.0.1:8080", ok, "{}");
+    CHECK(c->res.forward == API_UPSTREAM_ORCHD, "same origin passes: %d", c->res.status);
+    c = call_write(ctx, "POST", "/deployments", J, "https://evil.example", ok, "{}");
+    CHECK(c->res.forward < 0 && c->res.status == 403 && strstr(c->body, "\"field\":\"Origin\"") != NULL, "cross origin: %d %s",
+          c->res.status, c->body);
+    c = call_write(ctx, "DELETE", "/deployments/3", NULL, NULL, NULL, NULL);
+    CHECK(c->res.status == 401 && c->res.www_authenticate != NULL, "a write without the token: 401, got %d", c->res.status);
+    c = call_write(ctx, "DELETE", "/deployments/3", NULL, NULL, "Bearer s3cre", NULL);
+    CHECK(c->res.status == 401, "a token one byte short: 401, got %d", c->res.status);
+    c = call_write(ctx, "PUT", "/deployments/3", "text/plain", NULL, ok, "x");
+    CHECK(c->res.status == 415 && strstr(c->body, "\"field\":\"Content-Type\"") != NULL, "not JSON: 415, got %d %s", c->res.status,
+          c->body);
+    char big[2000];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    c = call_write(ctx, "POST", "/deployments", J, NULL, ok, big);
+    CHECK(c->res.status == 413 && strstr(c->body, "\"field\":\"body\"") != NULL, "over --max-body-bytes: 413, got %d", c->res.status);
+    c = call_write(ctx, "POST", "/flowsx", J, NULL, ok, "{}");
+    CHECK(c->res.status == 404, "/flowsx is no route: %d", c->res.status);
+}
+
+/* ?wait= is not part of the question: the ETag with and without it is the same; a 304 may then be held. */
+static void test_wait(api_ctx_t *ctx)
+{
+    const char *uri = "/telemetry/GetMetric?switch_id=sw-1&metric=temperature";
+    call_t *c = call(ctx, "GET", uri, NULL);
+    char etag[64];
+    memcpy(etag, c->res.etag, sizeof(etag));
+    c = call(ctx, "GET", "/telemetry/GetMetric?switch_id=sw-1&wait=12.5&metric=temperature", etag);
+    CHECK(c->res.status == 304 && c->res.hold_s == 12.5, "a conditional read with wait: 304 to hold 12.5 s, got %d %g", c->res.status,
+          c->res.hold_s);
+    c = call(ctx, "GET", "/telemetry/GetMetric?switch_id=sw-1&metric=temperature&wait=61", etag);
+    CHECK(c->res.status == 400 && strstr(c->body, "\"field\":\"wait\"") != NULL, "wait over 60: 400, got %d %s", c->res.status,
+          c->body);
+    c = call(ctx, "GET", "/telemetry/GetMetric?switch_id=sw-1&metric=temperature&wait=2", NULL);
+    CHECK(c->res.status == 200 && strcmp(c->res.etag, etag) == 0 && c->res.hold_s == 0, "without If-None-Match: 200, same ETag");
+    c = call(ctx, "GET", uri, etag);
+    CHECK(c->res.status == 304 && c->res.hold_s == 0, "a 304 without wait is not held");
+}
+
 /* A repeated question is answered from the cache until the next generation, whose answer differs in ETag. */
 static void test_cache(api_ctx_t *ctx, fx_t *f)
 {
@@ -176,7 +245,8 @@ int main(void)
     fx_open(&f);
     fx_publish(&f, "{\"prerendered\":true}");
     api_ctx_t ctx;
-    api_config_t cfg = {f.name, 30, 8192, "port_xmit_data"};
+    api_config_t cfg = {.shm_name = f.name, .stale_after_s = 30, .max_uri = 8192, .prom_counters = "port_xmit_data",
+                        .max_body = 1024, .upstreams = {{"orchd", "http://127.0.0.1:1"}, {"flowd", "http://127.0.0.1:2"}}};
     CHECK(api_ctx_init(&ctx, &cfg) == 0, "init");
     ft_snap_t v;
     ft_snap_begin(&v, &f.shm);
@@ -184,7 +254,12 @@ int main(void)
     test_get_metric(&ctx, &v);
     test_list_and_counters(&ctx, &v);
     test_service(&ctx);
+    test_wait(&ctx);
     test_cache(&ctx, &f);
+    api_ctx_destroy(&ctx);
+    cfg.auth_token = "s3cret";
+    CHECK(api_ctx_init(&ctx, &cfg) == 0, "init");
+    test_forward_and_guards(&ctx);
     api_ctx_destroy(&ctx);
     fx_close(&f);
     return check_report("test_api_handle");

@@ -26,7 +26,8 @@ static void setup(void)
 {
     fx_open(&fx);
     fx_publish(&fx, NULL);
-    api_config_t cfg = {fx.name, 30, 8192, "port_xmit_data"};
+    api_config_t cfg = {.shm_name = fx.name, .stale_after_s = 30, .max_uri = 8192, .prom_counters = "port_xmit_data",
+                        .max_body = 4096, .auth_token = "s3cret", .upstreams = {{"orchd", "http://127.0.0.1:1"}, {"flowd", "http://127.0.0.1:2"}}};
     if (api_ctx_init(&ctx, &cfg) != 0)
         abort();
     api_ctx_poll_segment(&ctx);
@@ -62,7 +63,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     req.accept_gzip = size & 1;
     api_response_t res;
     api_handle(&ctx, &req, &res);
-    static const int statuses[] = {200, 304, 400, 404, 405, 414, 500, 503};
+    if (res.forward >= 0) /* passed every check: the worker would forward it */
+        return res.forward < API_UPSTREAMS ? 0 : (abort(), 0);
+    static const int statuses[] = {200, 304, 400, 401, 403, 404, 405, 413, 414, 415, 500, 503};
     int known = 0;
     for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
         known |= res.status == statuses[i];
