@@ -110,7 +110,7 @@ static void fail(forward_t *fw, int status, const char *what)
     int n = snprintf(msg, sizeof(msg), "upstream %s (%s) %s", fw->up->name, fw->up->url ? fw->up->url : "not configured", what);
     ft_buf_t b;
     ft_buf_init(&b);
-    ft_render_error_at(&b, status, msg, n < 0 ? 0 : (size_t)n, "upstream", -1);
+    ft_json_put_error(&b, status, msg, n < 0 ? 0 : (size_t)n, "upstream", -1);
     h2o_iovec_t body = h2o_iovec_init(h2o_mem_alloc_pool(&fw->req->pool, b.len), b.len);
     memcpy(body.base, b.data, b.len);
     ft_buf_destroy(&b);

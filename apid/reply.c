@@ -22,7 +22,7 @@ static void error_v(api_ctx_t *ctx, api_response_t *res, int status, const char 
     size_t len = n < 0 ? 0 : (size_t)n >= sizeof(msg) ? sizeof(msg) - 1 : (size_t)n;
     ctx->scratch.len = 0;
     ctx->scratch.failed = 0;
-    ft_render_error_at(&ctx->scratch, status, msg, len, field, index);
+    ft_json_put_error(&ctx->scratch, status, msg, len, field, index);
     res->etag[0] = '\0';
     api_reply_scratch(ctx, res, status);
 }

@@ -5,17 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "json.h"
 #include "util.h"
-
-int ft_render_string(ft_buf_t *b, const char *s, size_t len)
-{
-    if (ft_buf_reserve(b, ft_json_escape_bound(len) + 2) != 0)
-        return -ENOMEM;
-    b->data[b->len++] = '"';
-    b->len += ft_json_escape(b->data + b->len, s, len);
-    b->data[b->len++] = '"';
-    return 0;
-}
 
 int ft_render_cell(ft_buf_t *b, const ft_snap_t *v, uint32_t type, uint64_t cell)
 {
@@ -36,7 +27,7 @@ int ft_render_cell(ft_buf_t *b, const ft_snap_t *v, uint32_t type, uint64_t cell
     case FT_COL_TEXT:
         if ((n = ft_snap_text(v, cell, tmp, sizeof(tmp))) < 0)
             break;
-        return ft_render_string(b, tmp, (size_t)n);
+        return ft_json_put_string(b, tmp, (size_t)n);
     }
     return ft_buf_append(b, "null", 4);
 }
@@ -67,7 +58,7 @@ static void resolve_cols(shown_cols_t *sc, const ft_snap_t *v, const ft_render_f
             continue;
         sc->key_off[sc->n] = (uint32_t)sc->keys.len;
         ft_buf_append(&sc->keys, ",", 1);
-        ft_render_string(&sc->keys, name, ft_snap_col_name(v, c, name));
+        ft_json_put_string(&sc->keys, name, ft_snap_col_name(v, c, name));
         ft_buf_append(&sc->keys, ":", 1);
         sc->idx[sc->n] = c;
         sc->type[sc->n++] = ft_col_meta_type(meta);
@@ -81,7 +72,7 @@ static int render_row(ft_buf_t *b, const ft_snap_t *v, uint32_t row, const shown
     char name[FT_NAME_MAX + 1];
     uint32_t len = ft_snap_row_name(v, row, name);
     ft_buf_append(b, "{\"switch_id\":", 13);
-    ft_render_string(b, name, len);
+    ft_json_put_string(b, name, len);
     for (uint32_t i = 0; i < sc->n; i++) {
         ft_buf_append(b, sc->keys.data + sc->key_off[i], sc->key_off[i + 1] - sc->key_off[i]);
         ft_render_cell(b, v, sc->type[i], ft_snap_cell(v, row, sc->idx[i]));
@@ -137,10 +128,10 @@ int ft_render_metric(ft_buf_t *b, const ft_snap_t *v, uint32_t row, uint32_t col
     char name[FT_NAME_MAX + 1], ts[32], tmp[96];
     uint32_t len = ft_snap_row_name(v, row, name);
     ft_buf_append(b, "{\"switch_id\":", 13);
-    ft_render_string(b, name, len);
+    ft_json_put_string(b, name, len);
     len = ft_snap_col_name(v, col, name);
     ft_buf_append(b, ",\"metric\":", 10);
-    ft_render_string(b, name, len);
+    ft_json_put_string(b, name, len);
     ft_buf_append(b, ",\"value\":", 9);
     ft_render_cell(b, v, ft_col_meta_type(ft_snap_col_meta(v, col)), ft_snap_cell(v, row, col));
     int64_t tc = ft_render_timestamp_col(v);
@@ -169,30 +160,10 @@ int ft_render_counters(ft_buf_t *b, const ft_snap_t *v)
             continue;
         uint32_t len = ft_snap_col_name(v, c, name);
         ft_buf_append(b, first ? "{\"name\":" : ",{\"name\":", first ? 8 : 9);
-        ft_render_string(b, name, len);
+        ft_json_put_string(b, name, len);
         ft_buf_append(b, tmp, (size_t)snprintf(tmp, sizeof(tmp), ",\"type\":\"%s\"}", types[t <= 3 ? t : 0]));
         first = 0;
     }
     ft_buf_append(b, "]}", 2);
     return b->failed ? -ENOMEM : 0;
-}
-
-int ft_render_error_at(ft_buf_t *b, int status, const char *msg, size_t len, const char *field, int64_t index)
-{
-    char tmp[64];
-    ft_buf_append(b, tmp, (size_t)snprintf(tmp, sizeof(tmp), "{\"error\":{\"status\":%d,\"message\":", status));
-    ft_render_string(b, msg, len);
-    if (field != NULL) {
-        ft_buf_append(b, ",\"field\":", 9);
-        ft_render_string(b, field, strlen(field));
-    }
-    if (index >= 0)
-        ft_buf_append(b, tmp, (size_t)snprintf(tmp, sizeof(tmp), ",\"index\":%" PRId64, index));
-    ft_buf_append(b, "}}", 2);
-    return b->failed ? -ENOMEM : 0;
-}
-
-int ft_render_error(ft_buf_t *b, int status, const char *msg, size_t len)
-{
-    return ft_render_error_at(b, status, msg, len, NULL, -1);
 }

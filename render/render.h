@@ -7,7 +7,7 @@
  * slot through the view only; it may read a torn slot, so callers render into
  * a private buffer and discard it when ft_snap_retry() says so.
  *
- * apid's telemetry answers and errors are rendered here (fast, allocation-free
+ * apid's telemetry answers are rendered here (fast, allocation-free
  * on the hot path, straight from the slot); its service documents (health,
  * performance) are built with jansson.
  *
@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "json.h"
 #include "snapshot.h"
 
 typedef struct ft_render_filter {
@@ -39,22 +40,11 @@ int ft_render_list(ft_buf_t *b, const ft_snap_t *v, const ft_render_filter_t *f)
 /* The JSON value of one cell ("null" for an absent one). */
 int ft_render_cell(ft_buf_t *b, const ft_snap_t *v, uint32_t type, uint64_t cell);
 
-/* A JSON string, quoted and escaped. */
-int ft_render_string(ft_buf_t *b, const char *s, size_t len);
-
 /* {"switch_id":…,"metric":…,"value":…,"timestamp":…,"collected_at":…,"generation":N[,"stale":true]} */
 int ft_render_metric(ft_buf_t *b, const ft_snap_t *v, uint32_t row, uint32_t col);
 
 /* {"generation":N,"counters":[{"name":…,"type":"int"|"float"|"text"},…]}: the present columns. */
 int ft_render_counters(ft_buf_t *b, const ft_snap_t *v);
-
-/*
- * {"error":{"status":N,"message":…}}: every error answer of the API (the message is escaped, whatever it holds).
- * ft_render_error_at adds what was wrong where: "field" (unless NULL) and "index" (unless negative), e.g.
- * {"error":{"status":400,"message":"…","field":"hour","index":3}}.
- */
-int ft_render_error(ft_buf_t *b, int status, const char *msg, size_t len);
-int ft_render_error_at(ft_buf_t *b, int status, const char *msg, size_t len, const char *field, int64_t index);
 
 /* Column index of the switch's own sample time ("timestamp"), or -1. */
 int64_t ft_render_timestamp_col(const ft_snap_t *v);

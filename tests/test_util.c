@@ -1,9 +1,10 @@
-/* tests for the JSON pieces: string escaping, numbers (exact 64-bit, shortest doubles), and parsers feeding them. */
+/* tests for common/util and common/json: string escaping, numbers (exact 64-bit, shortest doubles), parsers, error answers. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 
 #include "check.h"
+#include "json.h"
 #include "util.h"
 
 static const char *esc(const char *s, size_t len)
@@ -21,8 +22,25 @@ static const char *dbl(double v)
     return out;
 }
 
+/* common/json: the error answer every API shares, whatever the message holds. */
+static void test_json_error(void)
+{
+    ft_buf_t b;
+    ft_buf_init(&b);
+    const char msg[] = "unknown switch 'a\"b\\c\n\x01'";
+    CHECK(ft_json_put_error(&b, 404, msg, sizeof(msg) - 1, NULL, -1) == 0, "render");
+    ft_buf_append(&b, "", 1);
+    CHECK_EQ_STR(b.data, "{\"error\":{\"status\":404,\"message\":\"unknown switch 'a\\\"b\\\\c\\n\\u0001'\"}}");
+    b.len = 0;
+    ft_json_put_error(&b, 400, "bad hour", 8, "hour", 3);
+    ft_buf_append(&b, "", 1);
+    CHECK_EQ_STR(b.data, "{\"error\":{\"status\":400,\"message\":\"bad hour\",\"field\":\"hour\",\"index\":3}}");
+    ft_buf_destroy(&b);
+}
+
 int main(void)
 {
+    test_json_error();
     CHECK_EQ_STR(esc("plain", 5), "plain");
     CHECK_EQ_STR(esc("a\"b\\c", 5), "a\\\"b\\\\c");
     CHECK_EQ_STR(esc("l1\nl2\tx\r", 8), "l1\\nl2\\tx\\r");
@@ -84,5 +102,5 @@ int main(void)
     ft_fmt_iso8601(ts, 1763841296123456789ULL);
     CHECK_EQ_STR(ts, "2025-11-22T19:54:56.123456Z");
     CHECK(ft_utf8_is_printable("sw-01", 5) && !ft_utf8_is_printable("sw\n", 3) && !ft_utf8_is_printable("\xff", 1), "printable");
-    return check_report("test_render");
+    return check_report("test_util");
 }
