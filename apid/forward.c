@@ -7,8 +7,9 @@
 #include <string.h>
 
 #include "buf.h"
+#include "httpd.h"
 #include "log.h"
-#include "render.h"
+#include "json.h"
 #include "util.h"
 
 #define MAX_ANSWER (64u << 20)
@@ -91,7 +92,7 @@ static void finish(forward_t *fw, int status, h2o_iovec_t body, const char *cont
 {
     h2o_req_t *req = fw->req;
     req->res.status = status;
-    req->res.reason = status < 400 ? "OK" : status == 503 ? "Service Unavailable" : status == 504 ? "Gateway Timeout" : "Error";
+    req->res.reason = ft_httpd_reason(status);
     for (size_t i = 0; i < fw->headers.size; i++)
         h2o_add_header_by_str(&req->pool, &req->res.headers, fw->headers.entries[i].name->base, fw->headers.entries[i].name->len, 0,
                               NULL, fw->headers.entries[i].value.base, fw->headers.entries[i].value.len);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "forward.h"
+#include "httpd.h"
 #include "log.h"
 #include "longpoll.h"
 #include "util.h"
@@ -17,43 +18,15 @@
 typedef struct worker {
     api_ctx_t api;
     pid_t master;
-    int stopping; /* answers from now on close their connection */
-    h2o_globalconf_t config;
-    h2o_context_t ctx;
-    h2o_accept_ctx_t accept_ctx;
+    ft_httpd_t http;
     h2o_timeout_t poll_timeout;
     h2o_timeout_entry_t poll;
     api_forwarder_t *fwd; /* requests for orchd and flowd */
     api_longpoll_t *lp;   /* reads held for the next generation */
 } worker_t;
 
-typedef struct worker_handler {
-    h2o_handler_t super;
-    worker_t *w;
-} worker_handler_t;
 
 static h2o_generator_t generator = {NULL, NULL};
-
-static const char *reason(int status)
-{
-    switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return status >= 500 ? "Internal Server Error" : "Bad Request";
-    }
-}
 
 static void release_body(void *p)
 {
@@ -103,7 +76,7 @@ static void add_header(h2o_req_t *req, const h2o_token_t *token, const char *val
 static void response_headers(h2o_req_t *req, const api_response_t *res)
 {
     req->res.status = res->status;
-    req->res.reason = reason(res->status);
+    req->res.reason = ft_httpd_reason(res->status);
     if (res->etag[0] != '\0') {
         add_header(req, H2O_TOKEN_ETAG, res->etag);
         add_header(req, H2O_TOKEN_CACHE_CONTROL, "no-cache");
@@ -149,13 +122,11 @@ static void answer(worker_t *w, h2o_req_t *req, double hold_budget_s)
     read_request(req, &r);
     api_response_t res;
     api_handle(&w->api, &r, &res);
-    if (w->stopping)
-        req->http1_is_persistent = 0; /* "Connection: close": the client reconnects to a live worker */
     if (res.forward >= 0) {
         api_forward(w->fwd, req, res.forward, res.route); /* answered, and recorded, when the upstream answers */
         return;
     }
-    if (res.hold_s > 0 && hold_budget_s > 0 && !w->stopping) {
+    if (res.hold_s > 0 && hold_budget_s > 0 && !w->http.stopping) {
         api_longpoll_hold(w->lp, req, res.hold_s < hold_budget_s ? res.hold_s : hold_budget_s);
         return;
     }
@@ -169,9 +140,9 @@ static void answer(worker_t *w, h2o_req_t *req, double hold_budget_s)
     api_record(&w->api, ft_now_ns(), res.route, res.status, (ft_mono_ns() - t0) / 1000);
 }
 
-static int on_req(h2o_handler_t *self, h2o_req_t *req)
+static int on_req(void *data, h2o_req_t *req)
 {
-    answer(((worker_handler_t *)self)->w, req, API_MAX_WAIT_S);
+    answer(data, req, API_MAX_WAIT_S);
     return 0;
 }
 
@@ -191,17 +162,7 @@ static void on_poll(h2o_timeout_entry_t *entry)
 {
     worker_t *w = H2O_STRUCT_FROM_MEMBER(worker_t, poll, entry);
     api_ctx_poll_segment(&w->api);
-    h2o_timeout_link(w->ctx.loop, &w->poll_timeout, &w->poll);
-}
-
-static void on_accept(h2o_socket_t *listener, const char *err)
-{
-    worker_t *w = listener->data;
-    if (err != NULL)
-        return;
-    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-    if (sock != NULL)
-        h2o_accept(&w->accept_ctx, sock);
+    h2o_timeout_link(w->http.ctx.loop, &w->poll_timeout, &w->poll);
 }
 
 /*
@@ -219,26 +180,6 @@ static void on_accept(h2o_socket_t *listener, const char *err)
  * leaves with _exit(0) without tearing the loop down (the kernel closes the
  * sockets; exit() would run leak checks over a loop that is still live).
  */
-static int drain(worker_t *w, h2o_socket_t *listener, double grace_s)
-{
-    h2o_socket_read_stop(listener);
-    h2o_socket_close(listener);
-    w->stopping = 1;
-    api_longpoll_release_all(w->lp); /* held reads are answered 304 now; their clients ask again elsewhere */
-    w->ctx.http1.req_timeout.timeout = 0;
-    uint64_t deadline = ft_mono_ns() + (uint64_t)(grace_s * 1e9);
-    while (!h2o_linklist_is_empty(&w->ctx.http1._conns) && ft_mono_ns() < deadline)
-        h2o_evloop_run(w->ctx.loop, 10);
-    if (h2o_linklist_is_empty(&w->ctx.http1._conns))
-        return 0;
-    size_t n = 0;
-    for (h2o_linklist_t *l = w->ctx.http1._conns.next; l != &w->ctx.http1._conns; l = l->next)
-        n++;
-    ft_warn("event=shutdown_forced connections=%zu grace_s=%g reason=\"answers still in flight at the end of the grace period\"", n,
-            grace_s);
-    return -ETIMEDOUT;
-}
-
 static void serve(worker_t *w, const api_worker_config_t *cfg, volatile sig_atomic_t *stop, volatile sig_atomic_t *reopen)
 {
     while (!*stop) {
@@ -250,7 +191,7 @@ static void serve(worker_t *w, const api_worker_config_t *cfg, volatile sig_atom
             *reopen = 0;
             ft_log_reopen();
         }
-        h2o_evloop_run(w->ctx.loop, POLL_MS);
+        h2o_evloop_run(w->http.ctx.loop, POLL_MS);
     }
 }
 
@@ -267,43 +208,29 @@ int api_worker_run(const api_worker_config_t *cfg, volatile sig_atomic_t *stop, 
         return 1;
     w->api.stats_hdr = cfg->stats_hdr;
     w->api.my_stats = cfg->stats;
-    h2o_config_init(&w->config);
     /* libh2o's own limit (its plain 413) sits a little above the largest body a route takes (fabtel's JSON 413). */
-    w->config.max_request_entity_size = cfg->api.max_body + 65536;
-    h2o_hostconf_t *host = h2o_config_register_host(&w->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-    worker_handler_t *h = (worker_handler_t *)h2o_create_handler(h2o_config_register_path(host, "/", 0), sizeof(*h));
-    h->super.on_req = on_req;
-    h->w = w;
-    h2o_context_init(&w->ctx, h2o_evloop_create(), &w->config);
-    w->fwd = api_forwarder_create(&w->ctx, &cfg->api, on_forward_done, w);
-    w->lp = api_longpoll_create(w->ctx.loop, cfg->api.shm_name, on_held, w);
+    ft_httpd_init(&w->http, cfg->listen_fd, cfg->api.max_body + 65536, on_req, w);
+    h2o_loop_t *loop = w->http.ctx.loop;
+    w->fwd = api_forwarder_create(&w->http.ctx, &cfg->api, on_forward_done, w);
+    w->lp = api_longpoll_create(loop, cfg->api.shm_name, on_held, w);
     if (w->fwd == NULL || w->lp == NULL)
         return 1;
-    w->accept_ctx.ctx = &w->ctx;
-    w->accept_ctx.hosts = w->config.hosts;
-    h2o_socket_t *listener = h2o_evloop_socket_create(w->ctx.loop, cfg->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
-    listener->data = w;
-    h2o_socket_read_start(listener, on_accept);
-    h2o_timeout_init(w->ctx.loop, &w->poll_timeout, POLL_MS);
+    h2o_timeout_init(loop, &w->poll_timeout, POLL_MS);
     w->poll.cb = on_poll;
     api_ctx_poll_segment(&w->api);
-    h2o_timeout_link(w->ctx.loop, &w->poll_timeout, &w->poll);
+    h2o_timeout_link(loop, &w->poll_timeout, &w->poll);
     ft_debug("event=worker_started index=%u pid=%d", cfg->index, (int)getpid());
     serve(w, cfg, stop, reopen);
     h2o_timeout_unlink(&w->poll);
-    if (drain(w, listener, cfg->shutdown_grace_s) != 0)
-        _exit(0);
+    w->http.stopping = 1;
+    api_longpoll_release_all(w->lp); /* held reads are answered 304 now; their clients ask again elsewhere */
+    if (ft_httpd_drain(&w->http, cfg->shutdown_grace_s) != 0)
+        _exit(0); /* see httpd/httpd.h: a loop with connections left is not torn down */
     /* Tear down in reverse, so a sanitizer build reports only real leaks at exit. */
-    h2o_timeout_dispose(w->ctx.loop, &w->poll_timeout);
-    h2o_evloop_t *loop = w->ctx.loop;
-    h2o_multithread_queue_t *queue = w->ctx.queue;
+    h2o_timeout_dispose(loop, &w->poll_timeout);
     api_forwarder_destroy(w->fwd);
     api_longpoll_destroy(w->lp);
-    h2o_context_dispose(&w->ctx);
-    h2o_config_dispose(&w->config);
-    h2o_evloop_run(loop, 0); /* let the loop free the sockets closed above */
-    free(queue);             /* libh2o 2.2's h2o_multithread_destroy_queue() closes the queue but does not free it */
-    h2o_evloop_destroy(loop);
+    ft_httpd_destroy(&w->http);
     api_ctx_destroy(&w->api);
     free(w);
     ft_debug("event=worker_stopped index=%u", cfg->index);

@@ -79,10 +79,11 @@ static void succeeded(ingestd_t *d)
 }
 
 /*
- * Did the source hold this long poll? A 304 long before the wait we asked
- * for says it does not long-poll; any answer after half the wait says it
- * does. A quick 200 says nothing (a long-polling source answers at once when
- * it has news).
+ * Did the source hold this long poll? Two 304s in a row, each long before
+ * the wait we asked for, say it does not (one alone may be a long-polling
+ * source answering its held requests as it stops); any answer after half
+ * the wait says it does. A quick 200 says nothing (a long-polling source
+ * answers at once when it has news).
  */
 static void judge_holding(ingestd_t *d, int status)
 {
@@ -90,17 +91,19 @@ static void judge_holding(ingestd_t *d, int status)
         return;
     double took_s = (double)(ft_mono_ns() - d->attempt_start_mono) / 1e9;
     int holds = d->source_holds;
-    if (took_s >= d->cfg.wait_s / 2)
+    if (took_s >= d->cfg.wait_s / 2) {
+        d->early_304s = 0;
         holds = 1;
-    else if (status == 304)
+    } else if (status == 304 && ++d->early_304s >= 2) {
         holds = 0;
+    }
     if (holds == d->source_holds)
         return;
     d->source_holds = holds;
     if (holds)
         ft_info("event=source_long_polls source=%s took_ms=%.0f wait_ms=%.0f", d->cfg.source, took_s * 1000, d->cfg.wait_s * 1000);
     else
-        ft_warn("event=source_not_long_polling source=%s reason=\"a 304 came back after %.0f ms of a %.0f ms wait\" "
+        ft_warn("event=source_not_long_polling source=%s reason=\"304s came back after %.0f ms of a %.0f ms wait\" "
                 "poll_every_ms=%.0f",
                 d->cfg.source, took_s * 1000, d->cfg.wait_s * 1000, d->cfg.interval_s * 1000);
 }

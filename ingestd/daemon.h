@@ -9,7 +9,8 @@
  * published within milliseconds. A source without ETags is polled every
  * `interval`, and so is one that sends ETags but does not hold requests (a
  * static file server or a CDN answers `If-None-Match` with an immediate 304):
- * a 304 that comes back in less than half the wait asked for says so, and a
+ * two 304s in a row that come back in less than half the wait asked for say
+ * so (one alone may be a long-polling source answering as it stops), and a
  * later request that is held (an answer after at least half the wait) turns
  * long polling back on. Either switch is logged once. Every attempt has a deadline (timeout, plus the long-poll wait),
  * enforced whatever the socket does. Failures retry with exponential backoff
@@ -60,6 +61,7 @@ typedef struct ingestd {
     int long_poll;             /* this attempt is a conditional long poll */
     int source_has_etag;
     int source_holds;          /* the source held our last long poll (or has not yet shown it does not) */
+    int early_304s;            /* 304s in a row that came long before the wait asked for */
     char etag[160], new_etag[160];
     uint64_t attempt_start_mono, head_mono, deadline_mono, next_due_mono;
     uint32_t consecutive_failures;

@@ -64,6 +64,6 @@ int main(int argc, char **argv)
         prod_server_run_once(&srv, ft_notify_max_wait_ms(&notify));
     }
     ft_notify_stopping(&notify);
-    prod_server_destroy(&srv);
+    prod_server_destroy(&srv, 5.0);
     return 0;
 }

@@ -15,11 +15,6 @@
 
 #define SWEEP_MS 20
 
-typedef struct prod_handler {
-    h2o_handler_t super;
-    prod_server_t *srv;
-} prod_handler_t;
-
 typedef enum { WAIT_POLL, WAIT_SLOW } wait_kind_t;
 
 /* A request held open (long poll or slow fault); lives in the request's pool. */
@@ -130,21 +125,28 @@ static void waiter_dispose(void *p)
 
 static void hold(prod_server_t *s, h2o_req_t *req, wait_kind_t kind, int mode, double seconds)
 {
+    if (s->http.stopping) { /* a request read while stopping is answered at once, never held */
+        if (kind == WAIT_POLL)
+            respond_304(s, req);
+        else
+            respond(s, req, mode);
+        return;
+    }
     prod_waiter_t *w = h2o_mem_alloc_shared(&req->pool, sizeof(*w), waiter_dispose);
     memset(&w->link, 0, sizeof(w->link));
     w->req = req;
     w->kind = kind;
     w->mode = mode;
-    w->deadline_ms = h2o_now(s->ctx.loop) + (uint64_t)(seconds * 1000);
+    w->deadline_ms = h2o_now(s->http.ctx.loop) + (uint64_t)(seconds * 1000);
     h2o_linklist_insert(&s->waiters, &w->link);
     if (!h2o_timeout_is_linked(&s->sweep))
-        h2o_timeout_link(s->ctx.loop, &s->sweep_timeout, &s->sweep);
+        h2o_timeout_link(s->http.ctx.loop, &s->sweep_timeout, &s->sweep);
 }
 
 /* Answer held requests: long polls when a snapshot arrives (new_snapshot) or at their deadline, slow ones at theirs. */
 static void release_waiters(prod_server_t *s, int new_snapshot)
 {
-    uint64_t now = h2o_now(s->ctx.loop);
+    uint64_t now = h2o_now(s->http.ctx.loop);
     h2o_linklist_t *node = s->waiters.next;
     while (node != &s->waiters) {
         prod_waiter_t *w = H2O_STRUCT_FROM_MEMBER(prod_waiter_t, link, node);
@@ -165,7 +167,7 @@ static void on_sweep(h2o_timeout_entry_t *entry)
     prod_server_t *s = H2O_STRUCT_FROM_MEMBER(prod_server_t, sweep, entry);
     release_waiters(s, 0);
     if (!h2o_linklist_is_empty(&s->waiters))
-        h2o_timeout_link(s->ctx.loop, &s->sweep_timeout, &s->sweep);
+        h2o_timeout_link(s->http.ctx.loop, &s->sweep_timeout, &s->sweep);
 }
 
 static int query_param(h2o_req_t *req, const char *name, h2o_iovec_t *out)
@@ -186,9 +188,9 @@ static int query_param(h2o_req_t *req, const char *name, h2o_iovec_t *out)
     return 0;
 }
 
-static int on_req(h2o_handler_t *self, h2o_req_t *req)
+static int on_req(void *data, h2o_req_t *req)
 {
-    prod_server_t *s = ((prod_handler_t *)self)->srv;
+    prod_server_t *s = data;
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
         !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
         send_text(req, 405, "Method Not Allowed", "only GET and HEAD\n");
@@ -257,23 +259,13 @@ static int next_snapshot(prod_server_t *s)
 static void on_tick(h2o_timeout_entry_t *entry)
 {
     prod_server_t *s = H2O_STRUCT_FROM_MEMBER(prod_server_t, tick, entry);
-    h2o_timeout_link(s->ctx.loop, &s->interval_timeout, &s->tick);
+    h2o_timeout_link(s->http.ctx.loop, &s->interval_timeout, &s->tick);
     if (next_snapshot(s) != 0) {
         ft_error("event=snapshot_failed reason=\"out of memory\"");
         return;
     }
     ft_debug("event=snapshot generation=%" PRIu64 " bytes=%zu", s->cur->gen, s->cur->len);
     release_waiters(s, 1);
-}
-
-static void on_accept(h2o_socket_t *listener, const char *err)
-{
-    prod_server_t *s = listener->data;
-    if (err != NULL)
-        return;
-    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-    if (sock != NULL)
-        h2o_accept(&s->accept_ctx, sock);
 }
 
 int prod_server_init(prod_server_t *s, const prod_config_t *cfg)
@@ -290,37 +282,47 @@ int prod_server_init(prod_server_t *s, const prod_config_t *cfg)
         ft_error("event=listen_failed listen=%s reason=\"%s\"", cfg->listen, strerror(-fd));
         return fd;
     }
-    h2o_config_init(&s->config);
-    h2o_hostconf_t *host = h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
-    prod_handler_t *h = (prod_handler_t *)h2o_create_handler(path, sizeof(*h));
-    h->super.on_req = on_req;
-    h->srv = s;
-    h2o_context_init(&s->ctx, h2o_evloop_create(), &s->config);
-    s->accept_ctx.ctx = &s->ctx;
-    s->accept_ctx.hosts = s->config.hosts;
-    s->listener = h2o_evloop_socket_create(s->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
-    s->listener->data = s;
-    h2o_socket_read_start(s->listener, on_accept);
+    ft_httpd_init(&s->http, fd, 1 << 20, on_req, s); /* the producer takes no bodies */
     if (next_snapshot(s) != 0)
         return -ENOMEM;
-    h2o_timeout_init(s->ctx.loop, &s->interval_timeout, (uint64_t)llround(cfg->interval_s * 1000));
-    h2o_timeout_init(s->ctx.loop, &s->sweep_timeout, SWEEP_MS);
+    h2o_timeout_init(s->http.ctx.loop, &s->interval_timeout, (uint64_t)llround(cfg->interval_s * 1000));
+    h2o_timeout_init(s->http.ctx.loop, &s->sweep_timeout, SWEEP_MS);
     s->tick.cb = on_tick;
     s->sweep.cb = on_sweep;
-    h2o_timeout_link(s->ctx.loop, &s->interval_timeout, &s->tick);
+    h2o_timeout_link(s->http.ctx.loop, &s->interval_timeout, &s->tick);
     ft_info("event=listening listen=%s switches=%u interval_s=%g fault=%d", s->bound, cfg->switches, cfg->interval_s, cfg->fault);
     return 0;
 }
 
 void prod_server_run_once(prod_server_t *s, int32_t max_wait_ms)
 {
-    h2o_evloop_run(s->ctx.loop, max_wait_ms);
+    h2o_evloop_run(s->http.ctx.loop, max_wait_ms);
 }
 
-void prod_server_destroy(prod_server_t *s)
+void prod_server_destroy(prod_server_t *s, double grace_s)
 {
+    /* Held requests are answered now (long polls 304, slow ones their body), so their connections can close. */
+    h2o_linklist_t *node = s->waiters.next;
+    while (node != &s->waiters) {
+        prod_waiter_t *w = H2O_STRUCT_FROM_MEMBER(prod_waiter_t, link, node);
+        node = node->next;
+        w->deadline_ms = 0;
+    }
+    release_waiters(s, 0);
+    s->http.stopping = 1;
+    int forced = ft_httpd_drain(&s->http, grace_s) != 0;
     ft_info("event=stopped generation=%" PRIu64, s->cur ? s->cur->gen : 0);
+    if (forced)
+        _exit(0); /* httpd/httpd.h: a loop with connections left is not torn down */
+    if (h2o_timeout_is_linked(&s->tick))
+        h2o_timeout_unlink(&s->tick);
+    if (h2o_timeout_is_linked(&s->sweep))
+        h2o_timeout_unlink(&s->sweep);
+    h2o_timeout_dispose(s->http.ctx.loop, &s->interval_timeout);
+    h2o_timeout_dispose(s->http.ctx.loop, &s->sweep_timeout);
+    ft_httpd_destroy(&s->http);
+    if (s->cur != NULL)
+        h2o_mem_release_shared(s->cur);
     prod_sim_destroy(&s->sim);
     ft_buf_destroy(&s->render);
 }

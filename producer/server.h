@@ -21,6 +21,7 @@
 #define H2O_USE_LIBUV 0
 #include <h2o.h>
 
+#include "httpd.h"
 #include "sim.h"
 
 typedef enum { PROD_FAULT_NONE = 0, PROD_FAULT_ERROR500, PROD_FAULT_CORRUPT, PROD_FAULT_TRUNCATE, PROD_FAULT_SLOW, PROD_FAULT_EMPTY } prod_fault_t;
@@ -49,10 +50,7 @@ typedef struct prod_server {
     prod_config_t cfg;
     prod_sim_t sim;
     ft_buf_t render;
-    h2o_globalconf_t config;
-    h2o_context_t ctx;
-    h2o_accept_ctx_t accept_ctx;
-    h2o_socket_t *listener;
+    ft_httpd_t http;
     char bound[64];
     prod_snapshot_t *cur;
     uint32_t run_id;
@@ -63,6 +61,7 @@ typedef struct prod_server {
 
 int prod_server_init(prod_server_t *s, const prod_config_t *cfg);
 void prod_server_run_once(prod_server_t *s, int32_t max_wait_ms);
-void prod_server_destroy(prod_server_t *s);
+/* A clean stop: held requests are answered now, answers in flight finish within grace_s (httpd/httpd.h). */
+void prod_server_destroy(prod_server_t *s, double grace_s);
 
 #endif

@@ -158,9 +158,35 @@ def test_grace_expires(env):
     prod.stop()
 
 
+def test_producer_stop(env):
+    """The producer shares the server plumbing: a held long poll and a keep-alive connection, then SIGTERM: exit 0."""
+    prod = env.producer("--switches", "5", "--interval", "3600")
+    port = int(prod.url.split(":")[2].split("/")[0])
+    st, h, _ = http_get(prod.url)
+    etag = {k.lower(): v for k, v in h.items()}["etag"]
+    conns = keepalive_connections(port, 3)
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    # A first conditional request answered at once proves the connection is accepted; the second is held
+    # (nothing changes for an hour): the stop must answer it, not wait for it.
+    s.sendall(("GET /counters HTTP/1.1\r\nHost: x\r\nIf-None-Match: %s\r\n\r\n" % etag).encode())
+    first = b""
+    while b"\r\n\r\n" not in first:
+        first += s.recv(1000)
+    check(first.startswith(b"HTTP/1.1 304"), "a conditional request is answered 304: %r" % first)
+    s.sendall(("GET /counters?wait=60 HTTP/1.1\r\nHost: x\r\nIf-None-Match: %s\r\n\r\n" % etag).encode())
+    t0 = time.time()
+    rc = prod.stop(timeout=60)
+    head = s.recv(100)
+    check(rc == 0 and time.time() - t0 < 10, "the producer stops with exit 0 at once (rc %s):\n%s" % (rc, prod.text()[-1500:]))
+    check(head.startswith(b"HTTP/1.1 304"), "its held long poll is answered 304 on the way out: %r" % head)
+    del conns
+    s.close()
+
+
 def main():
     env = Env(sys.argv[1])
     try:
+        test_producer_stop(env)
         test_no_client(env)
         test_idle_and_large_request(env)
         test_answer_in_flight(env)

@@ -1,0 +1,147 @@
+#include "httpd.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "json.h"
+#include "log.h"
+#include "util.h"
+
+typedef struct handler {
+    h2o_handler_t super;
+    ft_httpd_t *s;
+} handler_t;
+
+static h2o_generator_t generator = {NULL, NULL};
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    ft_httpd_t *s = ((handler_t *)self)->s;
+    if (s->stopping)
+        req->http1_is_persistent = 0; /* "Connection: close": the client reconnects to a live server */
+    return s->fn(s->data, req);
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    ft_httpd_t *s = listener->data;
+    if (err != NULL)
+        return;
+    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+    if (sock != NULL)
+        h2o_accept(&s->accept_ctx, sock);
+}
+
+int ft_httpd_init(ft_httpd_t *s, int listen_fd, size_t max_body, ft_httpd_fn fn, void *data)
+{
+    memset(s, 0, sizeof(*s));
+    s->fn = fn;
+    s->data = data;
+    h2o_config_init(&s->config);
+    s->config.max_request_entity_size = max_body;
+    h2o_hostconf_t *host = h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    handler_t *h = (handler_t *)h2o_create_handler(h2o_config_register_path(host, "/", 0), sizeof(*h));
+    h->super.on_req = on_req;
+    h->s = s;
+    h2o_context_init(&s->ctx, h2o_evloop_create(), &s->config);
+    s->accept_ctx.ctx = &s->ctx;
+    s->accept_ctx.hosts = s->config.hosts;
+    s->listener = h2o_evloop_socket_create(s->ctx.loop, listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+    s->listener->data = s;
+    h2o_socket_read_start(s->listener, on_accept);
+    return 0;
+}
+
+static size_t connections(const ft_httpd_t *s)
+{
+    size_t n = 0;
+    for (const h2o_linklist_t *l = s->ctx.http1._conns.next; l != &s->ctx.http1._conns; l = l->next)
+        n++;
+    return n;
+}
+
+int ft_httpd_drain(ft_httpd_t *s, double grace_s)
+{
+    h2o_socket_read_stop(s->listener);
+    h2o_socket_close(s->listener);
+    s->listener = NULL;
+    s->stopping = 1;
+    s->ctx.http1.req_timeout.timeout = 0;
+    uint64_t deadline = ft_mono_ns() + (uint64_t)(grace_s * 1e9);
+    while (!h2o_linklist_is_empty(&s->ctx.http1._conns) && ft_mono_ns() < deadline)
+        h2o_evloop_run(s->ctx.loop, 10);
+    if (h2o_linklist_is_empty(&s->ctx.http1._conns))
+        return 0;
+    ft_warn("event=shutdown_forced connections=%zu grace_s=%g reason=\"answers still in flight at the end of the grace period\"",
+            connections(s), grace_s);
+    return -ETIMEDOUT;
+}
+
+void ft_httpd_destroy(ft_httpd_t *s)
+{
+    h2o_evloop_t *loop = s->ctx.loop;
+    h2o_multithread_queue_t *queue = s->ctx.queue;
+    if (s->listener != NULL)
+        h2o_socket_close(s->listener);
+    h2o_context_dispose(&s->ctx);
+    h2o_config_dispose(&s->config);
+    h2o_evloop_run(loop, 0); /* let the loop free the sockets closed above */
+    free(queue);             /* libh2o 2.2's h2o_multithread_destroy_queue() closes the queue but does not free it */
+    h2o_evloop_destroy(loop);
+}
+
+const char *ft_httpd_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 507: return "Insufficient Storage";
+    default: return status >= 500 ? "Internal Server Error" : status >= 400 ? "Bad Request" : "OK";
+    }
+}
+
+void ft_httpd_send(h2o_req_t *req, int status, const char *content_type, const void *body, size_t len)
+{
+    req->res.status = status;
+    req->res.reason = ft_httpd_reason(status);
+    if (content_type != NULL)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
+    h2o_iovec_t b = h2o_iovec_init(len ? h2o_mem_alloc_pool(&req->pool, len) : NULL, len);
+    if (len)
+        memcpy(b.base, body, len);
+    req->res.content_length = len;
+    h2o_start_response(req, &generator);
+    h2o_send(req, &b, len ? 1 : 0, H2O_SEND_STATE_FINAL);
+}
+
+void ft_httpd_send_error(h2o_req_t *req, int status, const char *field, int64_t index, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    size_t len = n < 0 ? 0 : (size_t)n >= sizeof(msg) ? sizeof(msg) - 1 : (size_t)n;
+    ft_buf_t b;
+    ft_buf_init(&b);
+    ft_json_put_error(&b, status, msg, len, field, index);
+    ft_httpd_send(req, status, "application/json", b.data, b.len);
+    ft_buf_destroy(&b);
+}

@@ -1,0 +1,64 @@
+/*
+ * httpd — the libh2o HTTP/1 server every fabtel daemon runs: one loop, one
+ * listening socket, one handler for every path, a request-body limit, a clean
+ * stop, and the answers every daemon sends the same way (JSON errors).
+ *
+ *     ft_httpd_t s;
+ *     ft_httpd_init(&s, fd, max_body, on_req, data);  listen fd from ft_listen()
+ *     while (!stop) h2o_evloop_run(s.ctx.loop, ms);
+ *     ft_httpd_drain(&s, grace_s);                      see below
+ *     ... dispose the daemon's own timeouts and sockets on s.ctx.loop ...
+ *     ft_httpd_destroy(&s);
+ *
+ * A clean stop (ft_httpd_drain). libh2o 2.2 cannot close an idle HTTP/1
+ * connection from outside (its http1 request_shutdown callback is empty),
+ * and every timeout entry still linked when the loop is destroyed aborts the
+ * process. So a drain
+ *  1. closes the listener: no new connections;
+ *  2. shrinks the keep-alive / request-read timeout to 0: libh2o itself
+ *     closes every idle connection on the next loop turn, through its own path;
+ *  3. lets answers being sent finish (each now says "Connection: close");
+ *     the loop runs until no connection is left, or the grace period ends.
+ * Connections still open after the grace period (a client that stopped
+ * reading a large answer) cannot be closed cleanly: drain logs it and
+ * returns -ETIMEDOUT, and the daemon should leave with _exit(0) without
+ * tearing the loop down (the kernel closes the sockets; exit() would run
+ * leak checks over a loop that is still live).
+ *
+ * Who may call: one thread per server (its loop's). Errors: 0 or a negative
+ * errno (logged).
+ */
+#ifndef FT_HTTPD_H
+#define FT_HTTPD_H
+
+#define H2O_USE_LIBUV 0
+#include <h2o.h>
+#include <stdint.h>
+
+typedef int (*ft_httpd_fn)(void *data, h2o_req_t *req);
+
+typedef struct ft_httpd {
+    h2o_globalconf_t config;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_socket_t *listener;
+    ft_httpd_fn fn;
+    void *data;
+    int stopping; /* set by drain: answers from then on close their connection */
+} ft_httpd_t;
+
+/* max_body: the largest request body libh2o reads (larger: its own plain 413 and a closed connection). */
+int ft_httpd_init(ft_httpd_t *s, int listen_fd, size_t max_body, ft_httpd_fn fn, void *data);
+int ft_httpd_drain(ft_httpd_t *s, double grace_s);
+void ft_httpd_destroy(ft_httpd_t *s);
+
+/* The reason phrase of a status. */
+const char *ft_httpd_reason(int status);
+
+/* Send a whole answer (the body is copied into the request's pool); Content-Type as given (NULL: none). */
+void ft_httpd_send(h2o_req_t *req, int status, const char *content_type, const void *body, size_t len);
+/* {"error":{"status":N,"message":…[,"field":…][,"index":N]}} (common/json.h). */
+void ft_httpd_send_error(h2o_req_t *req, int status, const char *field, int64_t index, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+#endif
