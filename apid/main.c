@@ -19,7 +19,7 @@ static void on_chld(int sig)
 int main(int argc, char **argv)
 {
     const char *listen = "127.0.0.1:8080", *shm_name = "/fabtel", *log_level = "info", *log_file = "";
-    const char *prom_counters = "port_xmit_data,port_rcv_data,symbol_error,link_downed";
+    const char *prom_counters = ""; /* ingestd's --counter-columns marks them in the segment */
     int64_t workers = 0, max_uri = 8192;
     double stale_after = 30, shutdown_grace = 5, forward_timeout = 30;
     const char *orchd = "http://127.0.0.1:8082", *flowd = "http://127.0.0.1:8081", *auth_token_file = "";
@@ -38,7 +38,7 @@ int main(int argc, char **argv)
         {"auth-token-file", FT_OPT_STR, &auth_token_file, "PATH", "writes need 'Authorization: Bearer <the token in PATH>'", 0, 0},
         {"auth-reads", FT_OPT_BOOL, &auth_reads, NULL, "reads need the token too", 0, 0},
         {"shutdown-grace", FT_OPT_F64, &shutdown_grace, "SECONDS", "on stop, how long answers in flight may take to finish", 0, 3600},
-        {"prom-counters", FT_OPT_STR, &prom_counters, "A,B", "columns /metrics types as counters (cumulative values)", 0, 0},
+        {"prom-counters", FT_OPT_STR, &prom_counters, "A,B", "more columns /metrics types as counters (besides those ingestd's --counter-columns marks)", 0, 0},
         {"log-level", FT_OPT_STR, &log_level, "LEVEL", "debug, info, warn or error", 0, 0},
         {"log-file", FT_OPT_STR, &log_file, "PATH", "log to this file instead of stderr (reopened on SIGHUP)", 0, 0},
     };

@@ -133,6 +133,50 @@ static void service(api_ctx_t *ctx, ft_buf_t *b, uint64_t now)
 }
 
 /* The fabric: one series per switch and numeric counter, from one validated snapshot. */
+/* One sample: the cell in the column's base unit (an integer counter of 4-byte units times 4, say). */
+static void sample(ft_buf_t *b, const ft_snap_t *v, uint32_t type, uint64_t cell, uint32_t scale)
+{
+    int64_t i = (int64_t)cell;
+    if (scale == 1 || (type == FT_COL_INT && i >= 0 && (uint64_t)i <= UINT64_MAX / scale && (uint64_t)i * scale <= INT64_MAX)) {
+        if (scale != 1)
+            cell = (uint64_t)(i * (int64_t)scale);
+        ft_render_cell(b, v, type, cell);
+        return;
+    }
+    double d;
+    if (type == FT_COL_INT)
+        d = (double)i;
+    else
+        memcpy(&d, &cell, sizeof(d));
+    put(b, "%.17g", d * scale); /* past int64 or a float: a float sample, as Prometheus keeps them anyway */
+}
+
+/* One column's family: HELP, TYPE and a sample per live switch. */
+static void family(api_ctx_t *ctx, ft_buf_t *b, const ft_snap_t *v, uint32_t c, uint64_t meta)
+{
+    char col[FT_NAME_MAX + 1], row[FT_NAME_MAX + 1], mname[2 * FT_NAME_MAX + 32];
+    uint32_t type = ft_col_meta_type(meta), scale = ft_col_meta_scale(meta);
+    uint32_t cl = ft_snap_col_name(v, c, col);
+    int counter = ft_col_meta_counter(meta) || is_counter(ctx->cfg.prom_counters, col, cl);
+    metric_name(mname, col, cl);
+    if (counter)
+        strcat(mname, "_total");
+    put(b, "# HELP %s Column '%s' of the fabric's CSV, per switch%s.\n# TYPE %s %s\n", mname, mname + 14,
+        scale != 1 ? " (in base units: the CSV's value times its scale)" : "", mname, counter ? "counter" : "gauge");
+    for (uint32_t r = 0; r < v->nrows; r++) {
+        uint64_t cell = ft_snap_cell(v, r, c);
+        if (!ft_snap_row_live(v, r) || cell == (type == FT_COL_INT ? FT_CELL_NULL_INT : FT_CELL_NULL_FLOAT))
+            continue;
+        ft_buf_append(b, mname, strlen(mname));
+        ft_buf_append(b, "{switch_id=\"", 12);
+        label_value(b, row, ft_snap_row_name(v, r, row));
+        ft_buf_append(b, "\"} ", 3);
+        sample(b, v, type, cell, scale);
+        ft_buf_append(b, "\n", 1);
+    }
+}
+
+/* The fabric: one series per switch and numeric counter, from one validated snapshot. */
 static void fabric(api_ctx_t *ctx, ft_buf_t *b)
 {
     if (!ctx->attached || ft_shm_generation(&ctx->shm) == 0)
@@ -142,30 +186,11 @@ static void fabric(api_ctx_t *ctx, ft_buf_t *b)
         ft_snap_t v;
         ft_snap_begin(&v, &ctx->shm);
         b->len = start;
-        char col[FT_NAME_MAX + 1], row[FT_NAME_MAX + 1], mname[2 * FT_NAME_MAX + 32];
         for (uint32_t c = 0; c < v.ncols; c++) {
             uint64_t meta = ft_snap_col_meta(&v, c);
             uint32_t type = ft_col_meta_type(meta);
-            if (!ft_col_meta_present(meta) || (type != FT_COL_INT && type != FT_COL_FLOAT))
-                continue;
-            uint32_t cl = ft_snap_col_name(&v, c, col);
-            int counter = is_counter(ctx->cfg.prom_counters, col, cl);
-            metric_name(mname, col, cl);
-            if (counter)
-                strcat(mname, "_total");
-            put(b, "# HELP %s Column '%s' of the fabric's CSV, per switch.\n# TYPE %s %s\n", mname, mname + 14, mname,
-                counter ? "counter" : "gauge");
-            for (uint32_t r = 0; r < v.nrows; r++) {
-                uint64_t cell = ft_snap_cell(&v, r, c);
-                if (!ft_snap_row_live(&v, r) || cell == (type == FT_COL_INT ? FT_CELL_NULL_INT : FT_CELL_NULL_FLOAT))
-                    continue;
-                ft_buf_append(b, mname, strlen(mname));
-                ft_buf_append(b, "{switch_id=\"", 12);
-                label_value(b, row, ft_snap_row_name(&v, r, row));
-                ft_buf_append(b, "\"} ", 3);
-                ft_render_cell(b, &v, type, cell);
-                ft_buf_append(b, "\n", 1);
-            }
+            if (ft_col_meta_present(meta) && (type == FT_COL_INT || type == FT_COL_FLOAT))
+                family(ctx, b, &v, c, meta);
         }
         if (!ft_snap_retry(&v))
             return;

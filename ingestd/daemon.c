@@ -331,6 +331,11 @@ int ingestd_init(ingestd_t *d, const ingestd_config_t *cfg)
         ft_error("event=start_refused reason=\"cannot allocate the model for this capacity\"");
         return r;
     }
+    char why[300];
+    if ((r = ingest_model_set_kinds(&d->model, cfg->counter_columns, cfg->column_scales, why, sizeof(why))) != 0) {
+        ft_error("event=bad_config flag=--column-scales reason=\"%s\"", why);
+        return r;
+    }
     if ((r = open_segment(d)) != 0)
         return r;
 

@@ -36,6 +36,7 @@ typedef struct ingestd_config {
     double interval_s, timeout_s, wait_s, backoff_max_s, forget_after_s;
     int64_t max_body_bytes;
     ft_shm_capacity_t cap;
+    const char *counter_columns, *column_scales; /* column kinds (ingest_model_set_kinds) */
 } ingestd_config_t;
 
 typedef struct ingestd {

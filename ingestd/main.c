@@ -14,6 +14,7 @@
 static int configure(int argc, char **argv, ingestd_config_t *cfg)
 {
     const char *source = "http://127.0.0.1:9001/counters", *shm_name = "/fabtel", *log_level = "info", *log_file = "";
+    const char *counters = "port_xmit_data,port_rcv_data,symbol_error,link_downed", *scales = "";
     double interval = 10, timeout = 5, wait = 25, backoff_max = 5, forget_after = 3600;
     int64_t max_switches = 16384, max_counters = 64, slots = 4, text_bytes = 0, body_bytes = 0, max_body = 64 << 20;
     const ft_opt_t opts[] = {
@@ -30,6 +31,8 @@ static int configure(int argc, char **argv, ingestd_config_t *cfg)
         {"text-bytes", FT_OPT_I64, &text_bytes, "BYTES", "capacity: text pool per snapshot (0: 128 per switch)", 0, 1LL << 32},
         {"body-bytes", FT_OPT_I64, &body_bytes, "BYTES", "room for the pre-rendered ListMetrics (0: 1 KiB per switch)", 0,
          1LL << 36},
+        {"counter-columns", FT_OPT_STR, &counters, "A,B", "cumulative columns (counters; the others are gauges)", 0, 0},
+        {"column-scales", FT_OPT_STR, &scales, "A=N,B=N", "what one unit of a column is worth (UFM data counters: 4 bytes)", 0, 0},
         {"max-body-bytes", FT_OPT_I64, &max_body, "BYTES", "largest CSV body accepted", 1024, 1LL << 32},
         {"log-level", FT_OPT_STR, &log_level, "LEVEL", "debug, info, warn or error", 0, 0},
         {"log-file", FT_OPT_STR, &log_file, "PATH", "log to this file instead of stderr (reopened on SIGHUP)", 0, 0},
@@ -52,6 +55,8 @@ static int configure(int argc, char **argv, ingestd_config_t *cfg)
         .backoff_max_s = backoff_max,
         .forget_after_s = forget_after,
         .max_body_bytes = max_body,
+        .counter_columns = counters,
+        .column_scales = scales,
         .cap = {(uint32_t)max_switches, (uint32_t)max_counters, (uint32_t)slots,
                 (uint64_t)(text_bytes ? text_bytes : max_switches * 128), (uint64_t)(body_bytes ? body_bytes : max_switches * 1024)},
     };

@@ -70,6 +70,57 @@ void ingest_model_destroy(ingest_model_t *m)
     memset(m, 0, sizeof(*m));
 }
 
+/* ---- column kinds ---- */
+
+/* The next "name" or "name=value" item of a comma-separated list; 0 at the end. */
+static int next_item(const char **p, const char **name, size_t *nlen, const char **val, size_t *vlen)
+{
+    const char *s = *p;
+    if (s == NULL || *s == '\0')
+        return 0;
+    const char *end = strchr(s, ',');
+    if (end == NULL)
+        end = s + strlen(s);
+    const char *eq = memchr(s, '=', (size_t)(end - s));
+    *name = s;
+    *nlen = (size_t)((eq ? eq : end) - s);
+    *val = eq ? eq + 1 : NULL;
+    *vlen = eq ? (size_t)(end - eq - 1) : 0;
+    *p = *end ? end + 1 : end;
+    return 1;
+}
+
+int ingest_model_set_kinds(ingest_model_t *m, const char *counters, const char *scales, char *why, size_t whysz)
+{
+    const char *p = scales, *name, *val;
+    size_t nl, vl;
+    while (next_item(&p, &name, &nl, &val, &vl)) {
+        int64_t v;
+        if (nl == 0 || val == NULL || ft_parse_i64(val, vl, &v) != 0 || v < 1 || v > (1LL << 31)) {
+            snprintf(why, whysz, "'%.*s' is not NAME=SCALE with SCALE a whole number from 1 to 2147483648", (int)(nl + vl + 1), name);
+            return -EINVAL;
+        }
+    }
+    m->counter_columns = counters;
+    m->column_scales = scales;
+    return 0;
+}
+
+static ft_col_kind_t kind_of(const ingest_model_t *m, const char *col, size_t len)
+{
+    ft_col_kind_t k = {0, 1};
+    const char *p = m->counter_columns, *name, *val;
+    size_t nl, vl;
+    while (next_item(&p, &name, &nl, &val, &vl))
+        k.counter |= nl == len && memcmp(name, col, len) == 0;
+    p = m->column_scales;
+    int64_t v;
+    while (next_item(&p, &name, &nl, &val, &vl))
+        if (nl == len && memcmp(name, col, len) == 0 && val != NULL && ft_parse_i64(val, vl, &v) == 0)
+            k.scale = (uint32_t)v;
+    return k;
+}
+
 /* ---- the name -> row index ---- */
 
 static int64_t model_find(const ingest_model_t *m, const char *name, size_t len)
@@ -461,6 +512,7 @@ static void commit_catalog(apply_t *a)
         col->name[len] = '\0';
         col->len = (uint8_t)len;
         col->type = a->newtype[j];
+        col->kind = kind_of(m, name, len);
         for (uint32_t r = 0; r < m->nrows; r++)
             m->vals[(uint64_t)r * m->cap.max_counters + c] = null_cell(col->type);
         m->colmap[j] = (int32_t)c;
@@ -571,7 +623,7 @@ static void write_slot(ingest_model_t *m, ft_slot_writer_t *w, uint32_t si)
     uint32_t nswitches = 0, stale = 0;
     for (uint32_t c = 0; c < m->ncols; c++) {
         const ingest_col_t *col = &m->cols[c];
-        ft_slot_write_col(w, c, col->name, col->len, ft_col_meta(col->len, col->type, col->present), full);
+        ft_slot_write_col(w, c, col->name, col->len, ft_col_meta(col->len, col->type, col->present, col->kind), full);
     }
     for (uint32_t r = 0; r < m->nrows; r++) {
         const ingest_row_t *row = &m->rows[r];
@@ -626,6 +678,7 @@ static int load_cols(ingest_model_t *m, const ft_snap_t *v)
         col->len = (uint8_t)ft_snap_col_name(v, c, col->name);
         col->type = (uint8_t)ft_col_meta_type(meta);
         col->present = (uint8_t)ft_col_meta_present(meta);
+        col->kind = kind_of(m, col->name, col->len); /* the configuration now, not the one that wrote the segment */
         if (col->type < FT_COL_INT || col->type > FT_COL_TEXT)
             return -EPROTO;
     }

@@ -47,6 +47,7 @@
 typedef struct ingest_col {
     char name[FT_NAME_MAX + 1];
     uint8_t len, type, present;
+    ft_col_kind_t kind; /* counter or gauge, unit scale: from the configuration, by name */
 } ingest_col_t;
 
 typedef struct ingest_row {
@@ -70,6 +71,8 @@ typedef struct ingest_result {
 typedef struct ingest_model {
     ft_shm_capacity_t cap;
     uint64_t forget_after_ns;
+    const char *counter_columns; /* "a,b,…": cumulative columns (ingest_model_set_kinds) */
+    const char *column_scales;   /* "a=4,b=4,…": unit scales */
     uint32_t hash_size;
     ingest_col_t *cols;
     uint32_t ncols;
@@ -99,6 +102,15 @@ typedef struct ingest_model {
 
 int ingest_model_init(ingest_model_t *m, const ft_shm_capacity_t *cap, uint64_t forget_after_ns);
 void ingest_model_destroy(ingest_model_t *m);
+
+/*
+ * Which columns are cumulative counters ("a,b,…") and what their units are
+ * worth ("a=4,…", a whole number from 1 to 2^31). The strings must outlive
+ * the model. -EINVAL with `why` set for a malformed scale list. A column gets
+ * its kind when first seen and again on reattach, so a changed configuration
+ * applies to a running fabric after a restart.
+ */
+int ingest_model_set_kinds(ingest_model_t *m, const char *counters, const char *scales, char *why, size_t whysz);
 
 /* Rebuild the model from the snapshot an earlier ingestd published (on reattach). */
 int ingest_model_load(ingest_model_t *m, const ft_shm_t *shm, uint64_t now_ns);

@@ -161,7 +161,11 @@ int ft_render_counters(ft_buf_t *b, const ft_snap_t *v)
         uint32_t len = ft_snap_col_name(v, c, name);
         ft_buf_append(b, first ? "{\"name\":" : ",{\"name\":", first ? 8 : 9);
         ft_json_put_string(b, name, len);
-        ft_buf_append(b, tmp, (size_t)snprintf(tmp, sizeof(tmp), ",\"type\":\"%s\"}", types[t <= 3 ? t : 0]));
+        ft_buf_append(b, tmp, (size_t)snprintf(tmp, sizeof(tmp), ",\"type\":\"%s\"", types[t <= 3 ? t : 0]));
+        if (t == FT_COL_INT || t == FT_COL_FLOAT)
+            ft_buf_append(b, tmp, (size_t)snprintf(tmp, sizeof(tmp), ",\"kind\":\"%s\",\"scale\":%u",
+                                                   ft_col_meta_counter(meta) ? "counter" : "gauge", ft_col_meta_scale(meta)));
+        ft_buf_append(b, "}", 1);
         first = 0;
     }
     ft_buf_append(b, "]}", 2);

@@ -43,7 +43,10 @@ int ft_render_cell(ft_buf_t *b, const ft_snap_t *v, uint32_t type, uint64_t cell
 /* {"switch_id":…,"metric":…,"value":…,"timestamp":…,"collected_at":…,"generation":N[,"stale":true]} */
 int ft_render_metric(ft_buf_t *b, const ft_snap_t *v, uint32_t row, uint32_t col);
 
-/* {"generation":N,"counters":[{"name":…,"type":"int"|"float"|"text"},…]}: the present columns. */
+/*
+ * {"generation":N,"counters":[{"name":…,"type":"int"|"float"|"text"[,"kind":"counter"|"gauge","scale":N]},…]}:
+ * the present columns; numeric ones say whether they are cumulative and what a unit is worth.
+ */
 int ft_render_counters(ft_buf_t *b, const ft_snap_t *v);
 
 /* Column index of the switch's own sample time ("timestamp"), or -1. */

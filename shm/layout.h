@@ -54,7 +54,7 @@
 
 #define FT_SHM_MAGIC 0x534c4554424146ULL /* "FABTELS\0" little-endian */
 #define FT_SHM_API_MAGIC 0x49504154424146ULL /* "FABTAPI\0" */
-#define FT_SHM_LAYOUT_VERSION 2u /* 2: row incarnations in the row meta word; room for 32 routes in the API stats */
+#define FT_SHM_LAYOUT_VERSION 2u /* 2: row incarnations, column kinds and scales in the meta words; 32 routes in the API stats */
 #define FT_SHM_HEADER_SIZE 4096u
 
 #define FT_NAME_MAX 63u   /* bytes of a switch or counter name */
@@ -75,14 +75,27 @@
 
 typedef enum { FT_COL_INT = 1, FT_COL_FLOAT = 2, FT_COL_TEXT = 3 } ft_col_type_t;
 
-/* Column meta word: name length | type << 8 | present << 16. */
-static inline uint64_t ft_col_meta(uint32_t len, uint32_t type, int present)
+/*
+ * Column meta word: name length | type << 8 | present << 16 | counter << 17 | scale << 32.
+ * counter: the column is cumulative (a counter that only grows, until it is reset), else a gauge.
+ * scale: what one unit of the column is worth in the column's base unit (UFM's data counters count
+ * 4-byte words: scale 4 makes them bytes); 0 or 1: as it is. Set by ingestd (--counter-columns,
+ * --column-scales); read by /metrics and, later, history's rates.
+ */
+typedef struct ft_col_kind {
+    int counter;
+    uint32_t scale;
+} ft_col_kind_t;
+static inline uint64_t ft_col_meta(uint32_t len, uint32_t type, int present, ft_col_kind_t kind)
 {
-    return (uint64_t)len | (uint64_t)type << 8 | (uint64_t)(present != 0) << 16;
+    return (uint64_t)len | (uint64_t)type << 8 | (uint64_t)(present != 0) << 16 | (uint64_t)(kind.counter != 0) << 17 |
+           (uint64_t)kind.scale << 32;
 }
 static inline uint32_t ft_col_meta_len(uint64_t m) { return (uint32_t)(m & 0xff); }
 static inline uint32_t ft_col_meta_type(uint64_t m) { return (uint32_t)(m >> 8 & 0xff); }
 static inline int ft_col_meta_present(uint64_t m) { return (int)(m >> 16 & 1); }
+static inline int ft_col_meta_counter(uint64_t m) { return (int)(m >> 17 & 1); }
+static inline uint32_t ft_col_meta_scale(uint64_t m) { return (uint32_t)(m >> 32) > 1 ? (uint32_t)(m >> 32) : 1; }
 
 /* Row meta word: name length | flags (used, present, stale) | incarnation << 32. */
 #define FT_ROW_USED (1u << 8)

@@ -4,7 +4,7 @@
  * publishes, for the tests of the readers (render/, apid/).
  *
  * The snapshot (generation 1, collected at FX_COLLECTED_NS):
- *   columns  0 timestamp (text)  1 temperature (float)  2 port_xmit_data (int)
+ *   columns  0 timestamp (text)  1 temperature (float)  2 port_xmit_data (int, a counter of 4-byte units)
  *            3 note (text)       4 gone (int, not present in this generation)
  *   rows     0 sw-1   live
  *            1 sw-2   live, stale (shown with its previous values)
@@ -88,7 +88,9 @@ static void fx_publish(fx_t *f, const char *body_json)
     ft_slot_write_begin(&w, &f->shm, gen);
     for (uint32_t c = 0; c < 5; c++)
         ft_slot_write_col(&w, c, cols[c].name, (uint32_t)strlen(cols[c].name),
-                          ft_col_meta((uint32_t)strlen(cols[c].name), cols[c].type, cols[c].present), 1);
+                          ft_col_meta((uint32_t)strlen(cols[c].name), cols[c].type, cols[c].present,
+                                      c == 2 ? (ft_col_kind_t){1, 4} : (ft_col_kind_t){0, 0}),
+                          1);
     for (uint32_t r = 0; r < 3; r++) {
         uint32_t len = (uint32_t)strlen(rows[r]);
         ft_slot_write_row(&w, r, rows[r], len, ft_row_meta(len, flags[r], r + 1), 1);

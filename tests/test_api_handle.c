@@ -146,6 +146,11 @@ static void test_service(api_ctx_t *ctx)
     CHECK(c->res.status == 200 && c->res.content_type && strncmp(c->res.content_type, "text/plain", 10) == 0, "metrics: %d",
           c->res.status);
     CHECK(strstr(c->body, "fabtel_switch_temperature{switch_id=\"sw-1\"} 41.5\n") != NULL, "a series per switch: %s", c->body);
+    /* The segment says port_xmit_data is a counter of 4-byte units: a _total counter, in bytes (2^53 + 1 times 4, exact). */
+    CHECK(strstr(c->body, "# TYPE fabtel_switch_port_xmit_data_total counter\n") != NULL &&
+              strstr(c->body, "fabtel_switch_port_xmit_data_total{switch_id=\"sw-1\"} 36028797018963972\n") != NULL &&
+              strstr(c->body, "fabtel_switch_port_xmit_data_total{switch_id=\"sw-2\"} 28\n") != NULL,
+          "a counter column, scaled: %s", c->body);
     CHECK(strstr(c->body, "sw-old") == NULL && strstr(c->body, "fabtel_switch_gone") == NULL, "absent rows and columns left out");
 }
 
@@ -245,7 +250,7 @@ int main(void)
     fx_open(&f);
     fx_publish(&f, "{\"prerendered\":true}");
     api_ctx_t ctx;
-    api_config_t cfg = {.shm_name = f.name, .stale_after_s = 30, .max_uri = 8192, .prom_counters = "port_xmit_data",
+    api_config_t cfg = {.shm_name = f.name, .stale_after_s = 30, .max_uri = 8192, .prom_counters = "",
                         .max_body = 1024, .upstreams = {{"orchd", "http://127.0.0.1:1"}, {"flowd", "http://127.0.0.1:2"}}};
     CHECK(api_ctx_init(&ctx, &cfg) == 0, "init");
     ft_snap_t v;

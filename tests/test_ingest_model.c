@@ -338,6 +338,38 @@ static void test_columns_stable_and_reattach(void)
     env_destroy(&e);
 }
 
+/* Column kinds come from the configuration by name, reach the segment, and follow a changed configuration on reattach. */
+static void test_column_kinds(void)
+{
+    env_t e;
+    env_init(&e, cap_default, 3600e9);
+    char why[200];
+    CHECK(ingest_model_set_kinds(&e.m, "bytes,errs", "bytes=4", why, sizeof(why)) == 0, "kinds: %s", why);
+    CHECK(ingest_model_set_kinds(&e.m, "", "bytes=0", why, sizeof(why)) == -EINVAL && strstr(why, "bytes=0"), "scale 0 refused");
+    CHECK(ingest_model_set_kinds(&e.m, "", "bytes", why, sizeof(why)) == -EINVAL, "a scale without a value refused");
+    CHECK(ingest_model_set_kinds(&e.m, "bytes,errs", "bytes=4", why, sizeof(why)) == 0, "kinds again");
+    CHECK(ingest(&e, "switch_id,bytes,errs,temp\ns1,10,1,40.5\n") == 0, "body: %s", e.res.why);
+    ft_snap_t v;
+    ft_snap_begin(&v, &e.shm);
+    uint64_t mb = ft_snap_col_meta(&v, 0), me = ft_snap_col_meta(&v, 1), mt = ft_snap_col_meta(&v, 2);
+    CHECK(ft_col_meta_counter(mb) && ft_col_meta_scale(mb) == 4, "bytes: a counter of 4-byte units");
+    CHECK(ft_col_meta_counter(me) && ft_col_meta_scale(me) == 1, "errs: a counter");
+    CHECK(!ft_col_meta_counter(mt) && ft_col_meta_scale(mt) == 1, "temp: a gauge");
+    /* A restart with another configuration: the segment's columns take the new kinds. */
+    ingest_model_t m2;
+    CHECK(ingest_model_init(&m2, &cap_default, 3600e9) == 0, "init");
+    CHECK(ingest_model_set_kinds(&m2, "temp", "", why, sizeof(why)) == 0, "new kinds");
+    CHECK(ingest_model_load(&m2, &e.shm, e.now) == 0, "load");
+    ingest_model_destroy(&e.m);
+    e.m = m2;
+    CHECK(ingest(&e, "switch_id,bytes,errs,temp\ns1,11,1,41\n") == 0, "after reattach: %s", e.res.why);
+    ft_snap_begin(&v, &e.shm);
+    CHECK(!ft_col_meta_counter(ft_snap_col_meta(&v, 0)) && ft_col_meta_scale(ft_snap_col_meta(&v, 0)) == 1 &&
+              ft_col_meta_counter(ft_snap_col_meta(&v, 2)),
+          "the new configuration applies after a restart");
+    env_destroy(&e);
+}
+
 /* Found by fuzz_csv: a stale row carrying an empty text cell over from an arena that holds no bytes. */
 static void test_stale_empty_text(void)
 {
@@ -379,6 +411,7 @@ int main(void)
     test_absent_and_forget();
     test_columns_stable_and_reattach();
     test_stale_empty_text();
+    test_column_kinds();
     test_body_cap();
     return check_report("test_ingest_model");
 }

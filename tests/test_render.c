@@ -82,7 +82,8 @@ static void test_counters_and_cells(const ft_snap_t *v)
     ft_buf_init(&b);
     CHECK(ft_render_counters(&b, v) == 0, "render");
     CHECK_EQ_STR(render(&b), "{\"generation\":1,\"counters\":[{\"name\":\"timestamp\",\"type\":\"text\"},"
-                             "{\"name\":\"temperature\",\"type\":\"float\"},{\"name\":\"port_xmit_data\",\"type\":\"int\"},"
+                             "{\"name\":\"temperature\",\"type\":\"float\",\"kind\":\"gauge\",\"scale\":1},"
+                             "{\"name\":\"port_xmit_data\",\"type\":\"int\",\"kind\":\"counter\",\"scale\":4},"
                              "{\"name\":\"note\",\"type\":\"text\"}]}");
     b.len = 0;
     ft_render_cell(&b, v, FT_COL_INT, FT_CELL_NULL_INT);
