@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 fabtel_install "${FABTEL_PKGS[@]}"
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-release -j"$(nproc)"
-mkdir -p logs
+mkdir -p logs state
+# Stores that outlive the daemons (common/statedir.h) go to state/ in the checkout, as systemd's StateDirectory would.
+export STATE_DIRECTORY="$PWD/state"
 pids=()
 stopping=0
 stop() {
