@@ -21,7 +21,7 @@ int main(int argc, char **argv)
     const char *listen = "127.0.0.1:8080", *shm_name = "/fabtel", *log_level = "info", *log_file = "";
     const char *prom_counters = ""; /* ingestd's --counter-columns marks them in the segment */
     int64_t workers = 0, max_uri = 8192;
-    double stale_after = 30, shutdown_grace = 5, forward_timeout = 30;
+    double stale_after = 30, shutdown_grace = 5, forward_timeout = 30, request_timeout = 10;
     const char *orchd = "http://127.0.0.1:8082", *flowd = "http://127.0.0.1:8081", *auth_token_file = "";
     int64_t max_body = 8 << 20;
     int auth_reads = 0;
@@ -37,6 +37,7 @@ int main(int argc, char **argv)
         {"max-body-bytes", FT_OPT_I64, &max_body, "BYTES", "largest request body taken (larger: 413)", 0, 1LL << 30},
         {"auth-token-file", FT_OPT_STR, &auth_token_file, "PATH", "writes need 'Authorization: Bearer <the token in PATH>'", 0, 0},
         {"auth-reads", FT_OPT_BOOL, &auth_reads, NULL, "reads need the token too", 0, 0},
+        {"request-timeout", FT_OPT_F64, &request_timeout, "SECONDS", "a request not read whole by then, or an idle keep-alive, is closed", 0.1, 3600},
         {"shutdown-grace", FT_OPT_F64, &shutdown_grace, "SECONDS", "on stop, how long answers in flight may take to finish", 0, 3600},
         {"prom-counters", FT_OPT_STR, &prom_counters, "A,B", "more columns /metrics types as counters (besides those ingestd's --counter-columns marks)", 0, 0},
         {"log-level", FT_OPT_STR, &log_level, "LEVEL", "debug, info, warn or error", 0, 0},
@@ -83,6 +84,6 @@ int main(int argc, char **argv)
         .upstreams = {{"orchd", orchd}, {"flowd", flowd}},
         .forward_timeout_s = forward_timeout,
     };
-    api_master_config_t cfg = {listen, (unsigned)workers, api, shutdown_grace};
+    api_master_config_t cfg = {listen, (unsigned)workers, api, shutdown_grace, request_timeout};
     return api_master_run(&cfg, &sig.stop, &sig.reopen);
 }

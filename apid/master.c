@@ -91,7 +91,7 @@ static pid_t spawn(master_t *m, unsigned i, volatile sig_atomic_t *stop, volatil
     ft_api_worker_stats_t *ws = ft_api_seg_worker(m->stats.hdr, i);
     atomic_store(&ws->pid, (uint64_t)getpid());
     atomic_store(&ws->started_ns, ft_now_ns());
-    api_worker_config_t wc = {m->fds[i], i, master, m->cfg->api, m->stats.hdr, ws, m->cfg->shutdown_grace_s};
+    api_worker_config_t wc = {m->fds[i], i, master, m->cfg->api, m->stats.hdr, ws, m->cfg->shutdown_grace_s, m->cfg->request_timeout_s};
     exit(api_worker_run(&wc, stop, reopen)); /* exit, not _exit: sanitizers report leaks at a worker's exit */
 }
 

@@ -19,6 +19,7 @@ typedef struct api_master_config {
     unsigned workers;
     api_config_t api;
     double shutdown_grace_s;
+    double request_timeout_s;
 } api_master_config_t;
 
 int api_master_run(const api_master_config_t *cfg, volatile sig_atomic_t *stop, volatile sig_atomic_t *reopen);

@@ -209,7 +209,7 @@ int api_worker_run(const api_worker_config_t *cfg, volatile sig_atomic_t *stop, 
     w->api.stats_hdr = cfg->stats_hdr;
     w->api.my_stats = cfg->stats;
     /* libh2o's own limit (its plain 413) sits a little above the largest body a route takes (fabtel's JSON 413). */
-    ft_httpd_init(&w->http, cfg->listen_fd, cfg->api.max_body + 65536, on_req, w);
+    ft_httpd_init(&w->http, cfg->listen_fd, cfg->api.max_body + 65536, cfg->request_timeout_s, on_req, w);
     h2o_loop_t *loop = w->http.ctx.loop;
     w->fwd = api_forwarder_create(&w->http.ctx, &cfg->api, on_forward_done, w);
     w->lp = api_longpoll_create(loop, cfg->api.shm_name, on_held, w);

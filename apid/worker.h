@@ -22,7 +22,8 @@ typedef struct api_worker_config {
     api_config_t api;
     const ft_api_stats_header_t *stats_hdr;
     ft_api_worker_stats_t *stats;
-    double shutdown_grace_s; /* how long a stop lets answers in flight finish */
+    double shutdown_grace_s;  /* how long a stop lets answers in flight finish */
+    double request_timeout_s; /* a request not read whole by then (or a keep-alive idle that long): closed */
 } api_worker_config_t;
 
 int api_worker_run(const api_worker_config_t *cfg, volatile sig_atomic_t *stop, volatile sig_atomic_t *reopen);

@@ -34,13 +34,14 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         h2o_accept(&s->accept_ctx, sock);
 }
 
-int ft_httpd_init(ft_httpd_t *s, int listen_fd, size_t max_body, ft_httpd_fn fn, void *data)
+int ft_httpd_init(ft_httpd_t *s, int listen_fd, size_t max_body, double request_timeout_s, ft_httpd_fn fn, void *data)
 {
     memset(s, 0, sizeof(*s));
     s->fn = fn;
     s->data = data;
     h2o_config_init(&s->config);
     s->config.max_request_entity_size = max_body;
+    s->config.http1.req_timeout = (uint64_t)(request_timeout_s * 1000);
     h2o_hostconf_t *host = h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     handler_t *h = (handler_t *)h2o_create_handler(h2o_config_register_path(host, "/", 0), sizeof(*h));
     h->super.on_req = on_req;

@@ -47,8 +47,12 @@ typedef struct ft_httpd {
     int stopping; /* set by drain: answers from then on close their connection */
 } ft_httpd_t;
 
-/* max_body: the largest request body libh2o reads (larger: its own plain 413 and a closed connection). */
-int ft_httpd_init(ft_httpd_t *s, int listen_fd, size_t max_body, ft_httpd_fn fn, void *data);
+/*
+ * max_body: the largest request body libh2o reads (larger: its own plain 413 and a closed connection).
+ * request_timeout_s: a request (headers and body) not read whole within it, or a keep-alive connection
+ * idle that long, is closed (a body that trickles in is not read forever).
+ */
+int ft_httpd_init(ft_httpd_t *s, int listen_fd, size_t max_body, double request_timeout_s, ft_httpd_fn fn, void *data);
 int ft_httpd_drain(ft_httpd_t *s, double grace_s);
 void ft_httpd_destroy(ft_httpd_t *s);
 

@@ -282,7 +282,7 @@ int prod_server_init(prod_server_t *s, const prod_config_t *cfg)
         ft_error("event=listen_failed listen=%s reason=\"%s\"", cfg->listen, strerror(-fd));
         return fd;
     }
-    ft_httpd_init(&s->http, fd, 1 << 20, on_req, s); /* the producer takes no bodies */
+    ft_httpd_init(&s->http, fd, 1 << 20, 10, on_req, s); /* the producer takes no bodies */
     if (next_snapshot(s) != 0)
         return -ENOMEM;
     h2o_timeout_init(s->http.ctx.loop, &s->interval_timeout, (uint64_t)llround(cfg->interval_s * 1000));

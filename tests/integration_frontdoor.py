@@ -135,6 +135,25 @@ def test_guards(env, port, token):
         st = -1
     check(st != 200, "a body far over every cap is refused (%d)" % st)
     check(http_get("http://127.0.0.1:%d/health" % port)[0] in (200, 503), "apid still answers")
+    # A body that trickles in is not read forever: closed after --request-timeout (1 s here).
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.sendall(b"POST /deployments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+    t0, closed = time.time(), False
+    while time.time() - t0 < 20:
+        try:
+            s.sendall(b" ")
+            s.settimeout(0.2)
+            if s.recv(1000) == b"":
+                closed = True
+                break
+        except socket.timeout:
+            continue
+        except OSError:
+            closed = True
+            break
+    took = time.time() - t0
+    check(closed and took < 10, "a trickling body is cut off after the request timeout (%s after %.1f s)" % (closed, took))
+    s.close()
 
 
 class Source(http.server.BaseHTTPRequestHandler):
@@ -259,7 +278,7 @@ def main():
                          "--orchd", "http://127.0.0.1:%d" % free_port())
         test_forwarding(env, apid, port, dead.port())
         guarded = env.start("apid/fabtel-apid", "--listen", "127.0.0.1:0", "--workers", "1", "--shm-name", shm, "--orchd", upstream,
-                            "--auth-token-file", tokfile, "--max-body-bytes", "4096")
+                            "--auth-token-file", tokfile, "--max-body-bytes", "4096", "--request-timeout", "1")
         test_guards(env, guarded.port(), token)
         src, ing = test_long_poll(env, port, shm)
         extra.append(src)
