@@ -17,6 +17,8 @@
 typedef struct upstream {
     const char *name, *url;
     h2o_url_t parsed;
+    h2o_socketpool_t pool; /* keep-alive connections for reads (GET, HEAD) */
+    int pooled;
 } upstream_t;
 
 struct api_forwarder {
@@ -38,6 +40,8 @@ typedef struct forward {
     uint64_t t0;
     h2o_iovec_t reqbufs[2];
     h2o_http1client_t *client;
+    int idempotent; /* a read: sent on a pooled connection, and sent again once on a fresh one if that one was dead */
+    int attempts;
     int status;
     h2o_headers_t headers; /* passed back */
     ft_buf_t body;
@@ -66,8 +70,14 @@ api_forwarder_t *api_forwarder_create(h2o_context_t *ctx, const api_config_t *cf
     for (int i = 0; i < API_UPSTREAMS; i++) {
         f->up[i].name = cfg->upstreams[i].name;
         f->up[i].url = cfg->upstreams[i].url;
-        if (f->up[i].url == NULL || h2o_url_parse(f->up[i].url, SIZE_MAX, &f->up[i].parsed) != 0)
+        if (f->up[i].url == NULL || h2o_url_parse(f->up[i].url, SIZE_MAX, &f->up[i].parsed) != 0) {
             f->up[i].url = NULL; /* checked at start-up (api_upstream_check); here: answer 503 */
+            continue;
+        }
+        h2o_socketpool_init_by_hostport(&f->up[i].pool, f->up[i].parsed.host, h2o_url_get_port(&f->up[i].parsed), 0, 64);
+        /* Idle pooled connections are closed well before a server's usual keep-alive timeout (5 s and up). */
+        h2o_socketpool_set_timeout(&f->up[i].pool, ctx->loop, 2000);
+        f->up[i].pooled = 1;
     }
     h2o_multithread_register_receiver(ctx->queue, &f->getaddr_receiver, h2o_hostinfo_getaddr_receiver);
     h2o_timeout_init(ctx->loop, &f->io_timeout, (uint64_t)(cfg->forward_timeout_s * 1000));
@@ -81,6 +91,9 @@ void api_forwarder_destroy(api_forwarder_t *f)
 {
     if (f == NULL)
         return;
+    for (int i = 0; i < API_UPSTREAMS; i++)
+        if (f->up[i].pooled)
+            h2o_socketpool_dispose(&f->up[i].pool);
     h2o_timeout_dispose(f->ctx->loop, &f->io_timeout);
     h2o_multithread_unregister_receiver(f->ctx->queue, &f->getaddr_receiver);
     free(f);
@@ -166,11 +179,17 @@ static int passed_back(const h2o_iovec_t *name)
     return h2o_lcstris(name->base, name->len, H2O_STRLIT("idempotent-replayed"));
 }
 
+static void send_upstream(forward_t *fw);
+
 static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *errstr, int minor_version, int status,
                                        h2o_iovec_t msg, h2o_header_t *headers, size_t num_headers, int rlen)
 {
     (void)minor_version, (void)msg, (void)rlen;
     forward_t *fw = client->data;
+    if (errstr != NULL && errstr != h2o_http1client_error_is_eos && fw->idempotent && fw->attempts == 1 && !is_timeout(errstr)) {
+        send_upstream(fw); /* a pooled connection the upstream had closed: a read is sent again, once, on a fresh one */
+        return NULL;
+    }
     if (errstr != NULL && errstr != h2o_http1client_error_is_eos) {
         fail(fw, is_timeout(errstr) ? 504 : 502, is_timeout(errstr) ? "did not answer in time" : "closed the connection without an answer");
         return NULL;
@@ -219,7 +238,7 @@ static h2o_iovec_t request_head(forward_t *fw)
     ft_buf_append(&b, req->path.base, req->path.len);
     ft_buf_puts(&b, " HTTP/1.1\r\nHost: ");
     ft_buf_append(&b, fw->up->parsed.authority.base, fw->up->parsed.authority.len);
-    ft_buf_puts(&b, "\r\nConnection: close\r\nX-Forwarded-By: fabtel-apid\r\n");
+    ft_buf_puts(&b, fw->idempotent ? "\r\nX-Forwarded-By: fabtel-apid\r\n" : "\r\nConnection: close\r\nX-Forwarded-By: fabtel-apid\r\n");
     for (size_t i = 0; i < req->headers.size; i++) {
         const h2o_header_t *h = &req->headers.entries[i];
         for (size_t k = 0; k < sizeof(passed_on) / sizeof(passed_on[0]); k++)
@@ -251,7 +270,20 @@ void api_forward(api_forwarder_t *f, h2o_req_t *req, int u, int route)
     ft_buf_init(&fw->body);
     if (fw->up->url == NULL)
         return fail(fw, 503, "is not configured");
+    fw->idempotent = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
+                     h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
     fw->reqbufs[0] = request_head(fw);
     fw->reqbufs[1] = h2o_iovec_init(req->entity.base, req->entity.base ? req->entity.len : 0);
-    h2o_http1client_connect(&fw->client, fw, &f->client_ctx, fw->up->parsed.host, h2o_url_get_port(&fw->up->parsed), 0, on_connect);
+    send_upstream(fw);
+}
+
+/* A read's first attempt reuses a pooled keep-alive connection; everything else gets a fresh one. */
+static void send_upstream(forward_t *fw)
+{
+    api_forwarder_t *f = fw->f;
+    upstream_t *up = &f->up[fw->up - f->up];
+    if (fw->idempotent && fw->attempts++ == 0)
+        h2o_http1client_connect_with_pool(&fw->client, fw, &f->client_ctx, &up->pool, on_connect);
+    else
+        h2o_http1client_connect(&fw->client, fw, &f->client_ctx, up->parsed.host, h2o_url_get_port(&up->parsed), 0, on_connect);
 }

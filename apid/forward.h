@@ -6,11 +6,15 @@
  * Passed on: method, path and query, body, and the headers that matter
  * (Content-Type, Idempotency-Key, If-None-Match, Authorization). Passed back:
  * status, body and Content-Type, ETag, Location, Retry-After, Cache-Control,
- * Allow. Each forward uses a fresh connection ("Connection: close"), so a
- * write never lands on a pooled connection the upstream has just closed, and
- * nothing is ever retried. When the upstream cannot be reached the answer is
- * fabtel's JSON error: 503 (refused), 504 (silent for --forward-timeout),
- * 502 (closed without a whole answer, or an answer over 64 MiB).
+ * Allow. A write (POST, PUT, DELETE, PATCH) uses a fresh connection
+ * ("Connection: close"), so it never lands on a pooled connection the
+ * upstream has just closed, and is never sent twice. A read (GET, HEAD) uses
+ * a pooled keep-alive connection (a fresh connection per request caps
+ * loopback at a quarter of the upstream's rate), and is sent once more on a
+ * fresh connection if the pooled one turns out dead. When the upstream
+ * cannot be reached the answer is fabtel's JSON error: 503 (refused), 504
+ * (silent for --forward-timeout), 502 (closed without a whole answer, or an
+ * answer over 64 MiB).
  *
  * Who may call: an apid worker, on its loop thread. The forwarder lives as
  * long as the worker's h2o context and is destroyed before it.

@@ -52,6 +52,25 @@ class Upstream(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class ShortKeepAlive(http.server.BaseHTTPRequestHandler):
+    """Keeps a connection open only 0.3 s after an answer: apid's pooled connection to it goes stale."""
+    protocol_version = "HTTP/1.1"
+    timeout = 0.3
+    served = 0
+
+    def do_GET(self):
+        ShortKeepAlive.served += 1
+        out = b'{"ok":true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def log_message(self, *a):
+        pass
+
+
 def request(port, method, path, body=None, headers=None, timeout=30):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     c.request(method, path, body=body, headers=headers or {})
@@ -107,6 +126,23 @@ def test_forwarding(env, apid, port, dead_port):
     check(b'fabtel_api_requests_total{route="deployments",status="2xx"}' in text or
           b'fabtel_api_requests_total{route="deployments",status="200"}' in text,
           "forwarded answers are counted under their route:\n%s" % [l for l in text.split(b"\n") if b"requests_total" in l])
+
+
+def test_stale_pooled_connection(env):
+    """A read forwarded on a pooled connection the upstream has since closed is sent again on a fresh one: 200, not 502."""
+    up = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ShortKeepAlive)
+    threading.Thread(target=up.serve_forever, daemon=True).start()
+    apid = env.start("apid/fabtel-apid", "--listen", "127.0.0.1:0", "--workers", "1", "--shm-name", env.shm + "-stale",
+                     "--flowd", "http://127.0.0.1:%d" % up.server_port)
+    port = apid.port()
+    results = []
+    for _ in range(4):
+        results.append(request(port, "GET", "/flows")[0])
+        time.sleep(0.6)  # longer than the upstream keeps the pooled connection
+    check(results == [200] * 4 and ShortKeepAlive.served == 4, "reads survive stale pooled connections: %s, served %d" % (
+        results, ShortKeepAlive.served))
+    apid.stop()
+    up.shutdown()
 
 
 def test_guards(env, port, token):
@@ -277,6 +313,7 @@ def main():
         dead = env.start("apid/fabtel-apid", "--listen", "127.0.0.1:0", "--workers", "1", "--shm-name", shm,
                          "--orchd", "http://127.0.0.1:%d" % free_port())
         test_forwarding(env, apid, port, dead.port())
+        test_stale_pooled_connection(env)
         guarded = env.start("apid/fabtel-apid", "--listen", "127.0.0.1:0", "--workers", "1", "--shm-name", shm, "--orchd", upstream,
                             "--auth-token-file", tokfile, "--max-body-bytes", "4096", "--request-timeout", "1")
         test_guards(env, guarded.port(), token)

@@ -12,6 +12,7 @@ and as TSV. Cases (issue "Performance"):
   3 GetMetric and ListMetrics while ingest runs hard (50 switches every 10 ms; 10000 every second), vs idle
   4 freshness: producer sample time to visibility through GetMetric, p50/p99 over 100+ generations
   5 ingest: parse-and-publish time and CSV MB/s for 50, 10000, 100000 switches; segment size; worker RSS
+  6 front door: GET forwarded through apid vs the same upstream straight; long-poll publish-to-client latency
 Every server is stopped by pid at the end; every load is bounded in time and loopback only."""
 import argparse
 import datetime
@@ -254,6 +255,41 @@ def case_ingest(env, args):
         stop_all(env, apid, ing, prod)
 
 
+def case_frontdoor(env, args):
+    """Forwarding overhead (the same upstream straight and through apid) and long-poll latency."""
+    path = os.path.join(env.dir, "deployment.json")
+    with open(path, "wb") as f:
+        f.write(b'{"id":7,"name":"d1","status":"RUNNING","nodes":3}')
+    ref = env.start("tools/bench/bench-refserver", "--listen", "127.0.0.1:0", "--body-file", path, "--workers", "1")
+    up = "http://127.0.0.1:%d" % ref.port()
+    apid = env.start("apid/fabtel-apid", "--listen", "127.0.0.1:0", "--shm-name", env.shm + "-fd", "--workers", "1", "--orchd", up)
+    base = "http://127.0.0.1:%d" % apid.port()
+    compare("6 forward GET /deployments/7", up + "/deployments/7", base + "/deployments/7", args.rounds, args.duration)
+    stop_all(env, apid, ref)
+    # Long poll: a held GetMetric answered after each publish (producer every 200 ms); lag = receipt - collected_at.
+    prod, ing, apid, base, _ = start_fabric(env, 50, 0.2, "lp")
+    url = "/telemetry/GetMetric?switch_id=sw-05&metric=latency"
+    port = int(base.rsplit(":", 1)[1])
+    lags = []
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    etag = None
+    for _ in range(60):
+        conn.request("GET", url + "&wait=30", headers={"If-None-Match": etag} if etag else {})
+        r = conn.getresponse()
+        body = r.read()
+        now = time.time()
+        etag = r.getheader("ETag")
+        if r.status == 200 and etag is not None and lags is not None:
+            doc = __import__("json").loads(body)
+            pub = datetime.datetime.strptime(doc["collected_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+            lags.append((now - pub.timestamp()) * 1000)
+    lags = sorted(lags[1:])  # the first answer is not a held one
+    if lags:
+        record("6 long poll (50 sw, 200 ms)", "publish to client p50 / p99", "%.2f / %.2f" % (
+            lags[len(lags) // 2], lags[min(len(lags) - 1, int(len(lags) * 0.99))]), "ms", "%d held answers" % len(lags))
+    stop_all(env, apid, ing, prod)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
@@ -269,7 +305,8 @@ def main():
     subprocess.run(["cmake", "--build", os.path.join(ROOT, "build-release"), "-j%d" % os.cpu_count()], check=True,
                    stdout=subprocess.DEVNULL)
     env = Env(os.path.join(ROOT, "build-release"))
-    cases = {"1": case_getmetric, "2": case_listmetrics, "3": case_under_ingest, "4": case_freshness, "5": case_ingest}
+    cases = {"1": case_getmetric, "2": case_listmetrics, "3": case_under_ingest, "4": case_freshness, "5": case_ingest,
+             "6": case_frontdoor}
     print("%-34s %-34s %12s %-6s %s" % ("case", "metric", "value", "unit", "note"))
     try:
         for c in args.cases.split(","):
