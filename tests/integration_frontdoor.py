@@ -16,7 +16,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fabtel_test import Env, check, free_port, http_get, report, unlink_segment  # noqa: E402
+from fabtel_test import Env, check, children, free_port, http_get, report, unlink_segment  # noqa: E402
 
 
 class Upstream(http.server.BaseHTTPRequestHandler):
@@ -256,7 +256,13 @@ def test_long_poll(env, port, shm):
     return src, ing
 
 
-def test_many_held(env, port, n=2000):
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_many_held(env, port, apid_pid, n=2000):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, n + 500)), hard))
     path = "/telemetry/ListMetrics"
@@ -277,6 +283,13 @@ def test_many_held(env, port, n=2000):
     for s in socks:
         early.register(s.fileno(), select.POLLIN)
     check(early.poll(0) == [], "all %d are held (none answered before a new generation)" % n)
+    # Held requests cost (almost) no CPU: the workers sleep until ingestd's wake-up.
+    workers = children(apid_pid)
+    c0, t0 = sum(cpu_seconds(w) for w in workers), time.time()
+    time.sleep(2.0)  # a measuring window, not a wait for a condition
+    used, took = sum(cpu_seconds(w) for w in workers) - c0, time.time() - t0
+    print("%d held for %.1f s: the workers used %.3f s of CPU" % (n, took, used))
+    check(used < 0.2 * took, "holding %d requests costs little CPU (%.3f s in %.1f s)" % (n, used, took))
     g0 = generation(port)
     Source.version += 1
     check(env.wait_for(lambda: generation(port) > g0, timeout=30), "a new generation")
@@ -319,7 +332,7 @@ def main():
         test_guards(env, guarded.port(), token)
         src, ing = test_long_poll(env, port, shm)
         extra.append(src)
-        test_many_held(env, port)
+        test_many_held(env, port, apid.pid)
         for p in (apid, dead, guarded):
             rc = p.stop(timeout=60)
             check(rc == 0 and "signal=" not in p.text(), "apid stops cleanly (rc %s):\n%s" % (rc, p.text()[-1500:]))
