@@ -257,7 +257,7 @@ static int long_poll_wait(api_ctx_t *ctx, const api_request_t *req, double *wait
 static void run_handler(api_ctx_t *ctx, const api_request_t *req, const api_route_t *rt, api_response_t *res)
 {
     char why[160];
-    if (rt->needs_query && api_query_parse(ctx->query, req->query, req->query_len, why, sizeof(why)) != 0)
+    if (rt->needs_query && ft_query_parse(ctx->query, req->query, req->query_len, why, sizeof(why)) != 0)
         return api_reply_error_at(ctx, res, 400, "query", -1, "%s", why);
     rt->handler(ctx, req, res);
     if (rt->cacheable)

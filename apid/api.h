@@ -71,7 +71,7 @@ typedef struct api_ctx {
     api_body_t *list_cache[2]; /* the unfiltered ListMetrics of one generation: [0] identity, [1] gzip */
     uint64_t cache_epoch[2], cache_gen[2];
     uint64_t retries; /* seqlock read retries */
-    struct api_query *query;        /* the request's parsed query (8 KiB, allocated once) */
+    struct ft_query *query;        /* the request's parsed query (8 KiB, allocated once) */
     struct api_list_filter *filter; /* ListMetrics filter indices (allocated once) */
     struct api_cache *cache;        /* answers by (epoch, generation, URI): apid/cache.h */
     char query_buf[8192];           /* the request's query without its ?wait= (apid/api.c: strip_wait) */

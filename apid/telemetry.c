@@ -56,7 +56,7 @@ enum { FOUND = 0, NO_SWITCH, NO_METRIC };
 
 void api_get_metric(api_ctx_t *ctx, const api_request_t *req, api_response_t *res)
 {
-    const api_param_t *sw = api_query_get(ctx->query, P_SWITCH), *mt = api_query_get(ctx->query, P_METRIC);
+    const ft_param_t *sw = ft_query_get(ctx->query, P_SWITCH), *mt = ft_query_get(ctx->query, P_METRIC);
     if (sw == NULL || sw->value_len == 0)
         return api_reply_error_at(ctx, res, 400, "switch_id", -1, "missing parameter 'switch_id' (or 'switch_name')");
     if (mt == NULL || mt->value_len == 0)
@@ -93,7 +93,7 @@ void api_get_metric(api_ctx_t *ctx, const api_request_t *req, api_response_t *re
 
 /* ---- ListMetrics ---- */
 
-static int parse_count(const api_param_t *p, uint64_t *out)
+static int parse_count(const ft_param_t *p, uint64_t *out)
 {
     uint64_t v = 0;
     if (p->value_len == 0 || p->value_len > 10)
@@ -117,7 +117,7 @@ static int name_present(const ft_snap_t *v, const char *s, size_t len, int metri
 }
 
 /* Resolve a comma-separated list of names against the view; 0, or -ENOENT with lf->bad set, or -E2BIG. */
-static int resolve_names(const ft_snap_t *v, const api_param_t *p, int metric, list_filter_t *lf)
+static int resolve_names(const ft_snap_t *v, const ft_param_t *p, int metric, list_filter_t *lf)
 {
     const char *s = p->value, *end = p->value + p->value_len;
     uint32_t *out = metric ? lf->cols : lf->rows, n = 0, cap = metric ? FT_MAX_COUNTERS_LIMIT : MAX_FILTER_ROWS;
@@ -196,7 +196,7 @@ static int send_prerendered(api_ctx_t *ctx, const api_request_t *req, const ft_s
 }
 
 /* The filtered or paged list, rendered here. 0, -ENOENT / -E2BIG (a bad filter), or -EAGAIN (lapped). */
-static int render_filtered(api_ctx_t *ctx, const ft_snap_t *v, const api_param_t *sw, const api_param_t *mt)
+static int render_filtered(api_ctx_t *ctx, const ft_snap_t *v, const ft_param_t *sw, const ft_param_t *mt)
 {
     list_filter_t *lf = ctx->filter;
     lf->f.rows = lf->f.cols = NULL;
@@ -214,9 +214,9 @@ static int render_filtered(api_ctx_t *ctx, const ft_snap_t *v, const api_param_t
 
 void api_list_metrics(api_ctx_t *ctx, const api_request_t *req, api_response_t *res)
 {
-    const api_query_t *q = ctx->query;
-    const api_param_t *sw = api_query_get(q, P_SWITCH), *mt = api_query_get(q, P_METRIC), *lim = api_query_get(q, P_LIMIT),
-                      *off = api_query_get(q, P_OFFSET);
+    const ft_query_t *q = ctx->query;
+    const ft_param_t *sw = ft_query_get(q, P_SWITCH), *mt = ft_query_get(q, P_METRIC), *lim = ft_query_get(q, P_LIMIT),
+                      *off = ft_query_get(q, P_OFFSET);
     list_filter_t *lf = ctx->filter;
     memset(&lf->f, 0, sizeof(lf->f));
     lf->f.limit = UINT64_MAX;

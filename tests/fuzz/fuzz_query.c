@@ -8,9 +8,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static api_query_t q;
+    static ft_query_t q;
     char why[160];
-    if (api_query_parse(&q, (const char *)data, size, why, sizeof(why)) != 0) {
+    if (ft_query_parse(&q, (const char *)data, size, why, sizeof(why)) != 0) {
         if (why[0] == '\0')
             abort(); /* a refusal always says why */
         return 0;

@@ -4,13 +4,13 @@
 #include "check.h"
 #include "query.h"
 
-static api_query_t q;
+static ft_query_t q;
 static char why[160];
 
 static const char *value(const char *name, size_t *len)
 {
     const char *names[] = {name, NULL};
-    const api_param_t *p = api_query_get(&q, names);
+    const ft_param_t *p = ft_query_get(&q, names);
     if (p == NULL)
         return NULL;
     *len = p->value_len;
@@ -20,7 +20,7 @@ static const char *value(const char *name, size_t *len)
 static int parse(const char *s)
 {
     why[0] = '\0';
-    return api_query_parse(&q, s, strlen(s), why, sizeof(why));
+    return ft_query_parse(&q, s, strlen(s), why, sizeof(why));
 }
 
 int main(void)
@@ -33,7 +33,7 @@ int main(void)
 
     CHECK(parse("switch_name=sw%2D05+x&metric_name=a%2cb") == 0, "encoded: %s", why);
     const char *aliases[] = {"switch_id", "switch_name", NULL};
-    const api_param_t *p = api_query_get(&q, aliases);
+    const ft_param_t *p = ft_query_get(&q, aliases);
     CHECK(p && p->value_len == 7 && memcmp(p->value, "sw-05 x", 7) == 0, "%%2D and + decode");
     v = value("metric_name", &len);
     CHECK(v && len == 3 && memcmp(v, "a,b", 3) == 0, "%%2c decodes to a comma");
@@ -56,8 +56,8 @@ int main(void)
     for (int i = 0; i < 40; i++)
         snprintf(many + strlen(many), sizeof(many) - strlen(many), "p%d=1&", i);
     CHECK(parse(many) == -EINVAL && strstr(why, "more than"), "too many parameters refused: %s", why);
-    static char big[API_QUERY_BYTES + 10];
+    static char big[FT_QUERY_BYTES + 10];
     memset(big, 'a', sizeof(big) - 1);
     CHECK(parse(big) == -EINVAL && strstr(why, "longer"), "overlong query refused: %s", why);
-    return check_report("test_api_query");
+    return check_report("test_query");
 }

@@ -33,7 +33,7 @@ static long decode(char *out, const char *s, size_t len)
     return (long)o;
 }
 
-int api_query_parse(api_query_t *q, const char *s, size_t len, char *why, size_t whysz)
+int ft_query_parse(ft_query_t *q, const char *s, size_t len, char *why, size_t whysz)
 {
     q->n = 0;
     if (len > sizeof(q->buf)) {
@@ -47,11 +47,11 @@ int api_query_parse(api_query_t *q, const char *s, size_t len, char *why, size_t
         if (end > i) { /* empty pieces ("a=1&&b=2") are skipped */
             const char *eq = memchr(s + i, '=', end - i);
             size_t nend = eq ? (size_t)(eq - s) : end;
-            if (q->n == API_QUERY_MAX) {
-                snprintf(why, whysz, "more than %d query parameters", API_QUERY_MAX);
+            if (q->n == FT_QUERY_MAX) {
+                snprintf(why, whysz, "more than %d query parameters", FT_QUERY_MAX);
                 return -EINVAL;
             }
-            api_param_t *p = &q->p[q->n];
+            ft_param_t *p = &q->p[q->n];
             long nl = decode(q->buf + used, s + i, nend - i);
             if (nl < 0) {
                 snprintf(why, whysz, "broken percent-encoding in a parameter name");
@@ -81,7 +81,7 @@ int api_query_parse(api_query_t *q, const char *s, size_t len, char *why, size_t
     return 0;
 }
 
-const api_param_t *api_query_get(const api_query_t *q, const char *const *names)
+const ft_param_t *ft_query_get(const ft_query_t *q, const char *const *names)
 {
     for (size_t k = 0; k < q->n; k++)
         for (const char *const *n = names; *n; n++)

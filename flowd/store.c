@@ -1,0 +1,277 @@
+#include "store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "json.h"
+
+static const char *const SCHEMA_V1 =
+    "CREATE TABLE IF NOT EXISTS flows(hour INTEGER NOT NULL, src_app TEXT NOT NULL, dest_app TEXT NOT NULL,"
+    " vpc_id TEXT NOT NULL, bytes_rx INTEGER NOT NULL, bytes_tx INTEGER NOT NULL, written_at INTEGER NOT NULL,"
+    " PRIMARY KEY(hour, src_app, dest_app, vpc_id)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS flows_written ON flows(written_at);"
+    "CREATE TABLE IF NOT EXISTS idempotency(key TEXT PRIMARY KEY, body_hash BLOB NOT NULL, status INTEGER NOT NULL,"
+    " answer TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;";
+
+static int prepare(flow_store_t *s, sqlite3_stmt **st, const char *sql)
+{
+    return sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
+static int migrate(flow_store_t *s, char *why, size_t whysz)
+{
+    sqlite3_stmt *st;
+    int version = 0;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version > FLOW_SCHEMA_VERSION) {
+        snprintf(why, whysz, "the store's schema is version %d; this flowd knows up to %d (a newer flowd wrote it)", version,
+                 FLOW_SCHEMA_VERSION);
+        return -EPROTO;
+    }
+    if (version == FLOW_SCHEMA_VERSION)
+        return 0;
+    char *msg = NULL;
+    char sql[1024];
+    snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE;%sPRAGMA user_version=%d;COMMIT;", SCHEMA_V1, FLOW_SCHEMA_VERSION);
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(why, whysz, "cannot create the schema: %s", msg ? msg : "?");
+        sqlite3_free(msg);
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return -EIO;
+    }
+    return 0;
+}
+
+int flow_store_open(flow_store_t *s, const char *path, int readonly, char *why, size_t whysz)
+{
+    memset(s, 0, sizeof(*s));
+    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        snprintf(why, whysz, "cannot open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        flow_store_close(s);
+        return -EIO;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    const char *pragmas = readonly ? "PRAGMA query_only=1;" : "PRAGMA journal_mode=WAL;PRAGMA synchronous=FULL;";
+    int r = sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+    if (r == 0 && !readonly)
+        r = migrate(s, why, whysz);
+    else if (r != 0)
+        snprintf(why, whysz, "cannot set up %s: %s", path, sqlite3_errmsg(s->db));
+    if (r == 0 &&
+        (prepare(s, &s->get, "SELECT bytes_rx, bytes_tx FROM flows WHERE hour=?1 AND src_app=?2 AND dest_app=?3 AND vpc_id=?4") ||
+         (!readonly && prepare(s, &s->put, "INSERT INTO flows VALUES(?1,?2,?3,?4,?5,?6,?7) ON CONFLICT DO UPDATE SET"
+                                           " bytes_rx=bytes_rx+excluded.bytes_rx, bytes_tx=bytes_tx+excluded.bytes_tx,"
+                                           " written_at=excluded.written_at")) ||
+         (!readonly && prepare(s, &s->key_get, "SELECT body_hash, status, answer FROM idempotency WHERE key=?1")) ||
+         (!readonly && prepare(s, &s->key_put, "INSERT INTO idempotency VALUES(?1,?2,?3,?4,?5)")))) {
+        snprintf(why, whysz, "%s is not a flow store this flowd can use: %s", path, sqlite3_errmsg(s->db));
+        r = -EPROTO;
+    }
+    if (r != 0)
+        flow_store_close(s);
+    return r;
+}
+
+void flow_store_close(flow_store_t *s)
+{
+    sqlite3_finalize(s->get);
+    sqlite3_finalize(s->put);
+    sqlite3_finalize(s->key_get);
+    sqlite3_finalize(s->key_put);
+    if (s->db != NULL)
+        sqlite3_close(s->db);
+    memset(s, 0, sizeof(*s));
+}
+
+static int exec(flow_store_t *s, const char *sql)
+{
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : rc == SQLITE_FULL ? -ENOSPC : -EIO;
+}
+
+int flow_store_begin(flow_store_t *s)
+{
+    return exec(s, "BEGIN IMMEDIATE");
+}
+
+int flow_store_commit(flow_store_t *s)
+{
+    int r = exec(s, "COMMIT");
+    if (r != 0)
+        flow_store_rollback(s);
+    return r;
+}
+
+void flow_store_rollback(flow_store_t *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static void bind_key(sqlite3_stmt *st, const flow_record_t *r)
+{
+    sqlite3_bind_int64(st, 1, r->hour);
+    sqlite3_bind_text(st, 2, r->src_app, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, r->dest_app, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, r->vpc_id, -1, SQLITE_STATIC);
+}
+
+/* 0 when r can be added to what is stored; 409 when a sum would pass 2^63-1; -EIO. */
+static int check_sum(flow_store_t *s, const flow_record_t *r)
+{
+    sqlite3_reset(s->get);
+    bind_key(s->get, r);
+    int rc = sqlite3_step(s->get), status = 0;
+    if (rc == SQLITE_ROW) {
+        int64_t rx = sqlite3_column_int64(s->get, 0), tx = sqlite3_column_int64(s->get, 1);
+        if (rx > INT64_MAX - r->bytes_rx || tx > INT64_MAX - r->bytes_tx)
+            status = 409;
+    } else if (rc != SQLITE_DONE) {
+        status = -EIO;
+    }
+    sqlite3_reset(s->get);
+    return status;
+}
+
+static int put(flow_store_t *s, const flow_record_t *r, int64_t now_s)
+{
+    sqlite3_reset(s->put);
+    bind_key(s->put, r);
+    sqlite3_bind_int64(s->put, 5, r->bytes_rx);
+    sqlite3_bind_int64(s->put, 6, r->bytes_tx);
+    sqlite3_bind_int64(s->put, 7, now_s);
+    int rc = sqlite3_step(s->put);
+    sqlite3_reset(s->put);
+    return rc == SQLITE_DONE ? 0 : rc == SQLITE_FULL ? -ENOSPC : -EIO;
+}
+
+/* A committed key: 1 with the stored answer (or 422 in *status for another body), 0 when new, -EIO. */
+static int key_seen(flow_store_t *s, const char *key, const uint8_t hash[32], ft_buf_t *answer, int *status)
+{
+    sqlite3_reset(s->key_get);
+    sqlite3_bind_text(s->key_get, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s->key_get), found = 0;
+    if (rc == SQLITE_ROW) {
+        found = 1;
+        const void *h = sqlite3_column_blob(s->key_get, 0);
+        if (sqlite3_column_bytes(s->key_get, 0) != 32 || memcmp(h, hash, 32) != 0) {
+            *status = 422;
+        } else {
+            *status = sqlite3_column_int(s->key_get, 1);
+            answer->len = 0;
+            ft_buf_append(answer, (const char *)sqlite3_column_text(s->key_get, 2), (size_t)sqlite3_column_bytes(s->key_get, 2));
+        }
+    } else if (rc != SQLITE_DONE) {
+        found = -EIO;
+    }
+    sqlite3_reset(s->key_get);
+    return found;
+}
+
+static int key_store(flow_store_t *s, const char *key, const uint8_t hash[32], int status, const ft_buf_t *answer, int64_t now_s)
+{
+    sqlite3_reset(s->key_put);
+    sqlite3_bind_text(s->key_put, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s->key_put, 2, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_int(s->key_put, 3, status);
+    sqlite3_bind_text(s->key_put, 4, answer->data, (int)answer->len, SQLITE_STATIC);
+    sqlite3_bind_int64(s->key_put, 5, now_s);
+    int rc = sqlite3_step(s->key_put);
+    sqlite3_reset(s->key_put);
+    return rc == SQLITE_DONE ? 0 : rc == SQLITE_FULL ? -ENOSPC : -EIO;
+}
+
+int flow_store_apply(flow_store_t *s, const flow_batch_t *b, const char *key, const uint8_t hash[32], int64_t now_s, ft_buf_t *answer,
+                     int *replayed)
+{
+    *replayed = 0;
+    int status = 0;
+    if (key != NULL) {
+        int seen = key_seen(s, key, hash, answer, &status);
+        if (seen < 0)
+            return seen;
+        if (seen) {
+            *replayed = status != 422;
+            return status;
+        }
+    }
+    int r = exec(s, "SAVEPOINT batch");
+    for (size_t i = 0; r == 0 && i < b->n; i++)
+        if ((r = check_sum(s, &b->rec[i])) == 0)
+            r = put(s, &b->rec[i], now_s);
+    if (r == 0) {
+        char tmp[64];
+        answer->len = 0;
+        ft_buf_append(answer, tmp, (size_t)snprintf(tmp, sizeof(tmp), "{\"accepted\":%zu}", b->received));
+        if (key != NULL)
+            r = key_store(s, key, hash, 201, answer, now_s);
+    }
+    if (r != 0) {
+        sqlite3_exec(s->db, "ROLLBACK TO batch", NULL, NULL, NULL); /* nothing of this batch stays */
+        sqlite3_exec(s->db, "RELEASE batch", NULL, NULL, NULL);
+        return r;
+    }
+    return exec(s, "RELEASE batch") == 0 ? 201 : -EIO;
+}
+
+static void put_str(ft_buf_t *out, const char *k, const unsigned char *v)
+{
+    ft_buf_puts(out, k);
+    ft_json_put_string(out, (const char *)v, strlen((const char *)v));
+}
+
+int flow_store_read_hour(flow_store_t *s, int64_t hour, const char *src, const char *dest, const char *vpc, ft_buf_t *out)
+{
+    sqlite3_stmt *st;
+    const char *sql = "SELECT src_app, dest_app, vpc_id, bytes_rx, bytes_tx FROM flows WHERE hour=?1"
+                      " AND (?2 IS NULL OR src_app=?2) AND (?3 IS NULL OR dest_app=?3) AND (?4 IS NULL OR vpc_id=?4)"
+                      " ORDER BY src_app, dest_app, vpc_id";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -EIO;
+    sqlite3_bind_int64(st, 1, hour);
+    const char *f[3] = {src, dest, vpc};
+    for (int i = 0; i < 3; i++)
+        if (f[i] != NULL)
+            sqlite3_bind_text(st, i + 2, f[i], -1, SQLITE_STATIC);
+    ft_buf_append(out, "[", 1);
+    int rc, n = 0;
+    char tmp[96];
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        put_str(out, n++ ? ",{\"src_app\":" : "{\"src_app\":", sqlite3_column_text(st, 0));
+        put_str(out, ",\"dest_app\":", sqlite3_column_text(st, 1));
+        put_str(out, ",\"vpc_id\":", sqlite3_column_text(st, 2));
+        ft_buf_append(out, tmp, (size_t)snprintf(tmp, sizeof(tmp), ",\"hour\":%" PRId64 ",\"bytes_rx\":%lld,\"bytes_tx\":%lld}", hour,
+                                                 (long long)sqlite3_column_int64(st, 3), (long long)sqlite3_column_int64(st, 4)));
+    }
+    ft_buf_append(out, "]", 1);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE && !out->failed ? 0 : -EIO;
+}
+
+int flow_store_read_hours(flow_store_t *s, ft_buf_t *out)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT DISTINCT hour FROM flows ORDER BY hour", -1, &st, NULL) != SQLITE_OK)
+        return -EIO;
+    ft_buf_append(out, "[", 1);
+    int rc, n = 0;
+    char tmp[32];
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        ft_buf_append(out, tmp, (size_t)snprintf(tmp, sizeof(tmp), "%s%lld", n++ ? "," : "", (long long)sqlite3_column_int64(st, 0)));
+    ft_buf_append(out, "]", 1);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE && !out->failed ? 0 : -EIO;
+}
+
+int flow_store_expire(flow_store_t *s, int64_t before_s, int64_t keys_before_s)
+{
+    char sql[160];
+    snprintf(sql, sizeof(sql), "DELETE FROM flows WHERE written_at < %lld; DELETE FROM idempotency WHERE created_at < %lld;",
+             (long long)before_s, (long long)keys_before_s);
+    return exec(s, sql);
+}
