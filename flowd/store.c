@@ -49,7 +49,8 @@ static int migrate(flow_store_t *s, char *why, size_t whysz)
 int flow_store_open(flow_store_t *s, const char *path, int readonly, char *why, size_t whysz)
 {
     memset(s, 0, sizeof(*s));
-    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    /* A read connection opens read-write and refuses writes (query_only): WAL readers need the -shm file. */
+    int flags = readonly ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         snprintf(why, whysz, "cannot open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
         flow_store_close(s);

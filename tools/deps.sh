@@ -3,7 +3,7 @@
 # any is missing. Sourced by tools/run.sh and tools/test.sh; safe to re-run.
 set -euo pipefail
 
-FABTEL_PKGS=(build-essential cmake pkg-config libh2o-evloop-dev libcsv-dev libjansson-dev libsystemd-dev libssl-dev zlib1g-dev python3 curl)
+FABTEL_PKGS=(build-essential cmake pkg-config libh2o-evloop-dev libcsv-dev libjansson-dev libsystemd-dev libssl-dev zlib1g-dev libsqlite3-dev python3 curl)
 FABTEL_TEST_PKGS=(clang libclang-rt-14-dev systemd wrk prometheus)
 
 fabtel_install() {
