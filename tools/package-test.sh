@@ -11,7 +11,8 @@ deb=$(ls build-pkg/fabtel_*.deb)
 echo "package: $deb"
 dpkg-deb --info "$deb" | grep -E "Depends|Version"
 dpkg -i "$deb" >/dev/null
-for f in /usr/bin/fabtel-producer /usr/bin/fabtel-ingestd /usr/bin/fabtel-apid /usr/bin/shmdump \
+for f in /usr/bin/fabtel-producer /usr/bin/fabtel-ingestd /usr/bin/fabtel-apid /usr/bin/fabtel-flowd /usr/bin/shmdump \
+         /usr/lib/systemd/system/fabtel-flowd.service /usr/share/man/man1/fabtel-flowd.1 \
          /usr/lib/systemd/system/fabtel-apid.service /usr/share/man/man1/fabtel-apid.1; do
     [ -e "$f" ] || { echo "package-test: $f not installed" >&2; exit 1; }
 done
@@ -33,4 +34,9 @@ answer=$(curl -sf "http://127.0.0.1:$ap/telemetry/GetMetric?switch_id=sw-03&metr
 echo "installed apid answered: $answer"
 echo "$answer" | grep -q '"switch_id":"sw-03","metric":"latency","value":'
 /usr/bin/shmdump --shm-name "$shm" --header | head -3
+/usr/bin/fabtel-flowd --listen 127.0.0.1:0 --state-dir "$tmp/state" 2>"$tmp/f.log" & pids+=($!)
+fp=$(port_of "$tmp/f.log")
+curl -sf -H 'Content-Type: application/json' -d '[{"src_app":"a","dest_app":"b","vpc_id":"c","hour":1,"bytes_rx":2,"bytes_tx":3}]' \
+    "http://127.0.0.1:$fp/flows" | grep -q '"accepted":1'
+echo "installed flowd answered: $(curl -sf "http://127.0.0.1:$fp/flows?hour=1")"
 echo "package-test: ok"

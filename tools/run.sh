@@ -24,13 +24,16 @@ stop() {
 trap stop INT TERM EXIT
 build-release/producer/fabtel-producer --log-file logs/producer.log & pids+=($!)
 build-release/ingestd/fabtel-ingestd --log-file logs/ingestd.log & pids+=($!)
+build-release/flowd/fabtel-flowd --log-file logs/flowd.log & pids+=($!)
 build-release/apid/fabtel-apid --log-file logs/apid.log "$@" & pids+=($!)
 cat >&2 <<MSG
-fabtel: running (producer pid ${pids[0]}, ingestd pid ${pids[1]}, apid pid ${pids[2]}); logs in logs/; Ctrl-C stops all three.
+fabtel: running (producer pid ${pids[0]}, ingestd pid ${pids[1]}, flowd pid ${pids[2]}, apid pid ${pids[3]}); logs in logs/; Ctrl-C stops all.
   curl 'http://127.0.0.1:8080/telemetry/GetMetric?switch_id=sw-05&metric=latency'
   curl 'http://127.0.0.1:8080/telemetry/ListMetrics'
   curl 'http://127.0.0.1:8080/health'
+  curl -H 'Content-Type: application/json' -d '[{"src_app":"a","dest_app":"b","vpc_id":"v","hour":1,"bytes_rx":1,"bytes_tx":2}]' http://127.0.0.1:8080/flows
+  curl 'http://127.0.0.1:8080/flows?hour=1'
 MSG
-# If any of the three exits on its own, stop the others and say so.
+# If any of them exits on its own, stop the others and say so.
 wait -n "${pids[@]}" || true
 [ "$stopping" = 1 ] || echo "fabtel: a process exited on its own; stopping the others (see logs/)" >&2
