@@ -70,6 +70,8 @@ static int cmp_rec(const void *a, const void *b)
 /* Sort by key and add up the records that share one; 409 when a sum passes 2^63-1. */
 static int merge(flow_batch_t *b, flow_error_t *err)
 {
+    if (b->n < 2) /* (an empty batch has no array at all: no qsort on NULL) */
+        return 0;
     qsort(b->rec, b->n, sizeof(*b->rec), cmp_rec);
     size_t o = 0;
     for (size_t i = 0; i < b->n; i++) {

@@ -93,6 +93,9 @@ static void test_parse_classes(void)
     CHECK(flow_parse(CANON, strlen(CANON), 4, &b, &err) == 413, "more flows than --max-batch: 413");
     CHECK(flow_parse(CANON, strlen(CANON), 1000, &b, &err) == 0 && b.received == 5 && b.n == 4, "5 flows, 4 keys after merging");
     flow_batch_free(&b);
+    /* Found by fuzz_flow: an empty array (no records at all) must not reach qsort with NULL. */
+    CHECK(flow_parse("[]", 2, 1000, &b, &err) == 0 && b.n == 0 && b.received == 0, "an empty batch is accepted, empty");
+    flow_batch_free(&b);
     const char *one = "{\"src_app\":\"a\",\"dest_app\":\"b\",\"vpc_id\":\"c\",\"hour\":0,\"bytes_rx\":0,\"bytes_tx\":0,\"extra\":[1]}";
     CHECK(flow_parse(one, strlen(one), 1000, &b, &err) == 0 && b.n == 1, "one object is a batch of one; other keys ignored");
     flow_batch_free(&b);

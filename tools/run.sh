@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds (release), and runs the whole system on its
 # defaults in the foreground: the producer on 127.0.0.1:9001, ingestd into
-# the segment /fabtel, apid on 127.0.0.1:8080. Logs go to logs/. Ctrl-C
-# stops all three cleanly. Extra arguments are passed to fabtel-apid.
+# the segment /fabtel, flowd on 127.0.0.1:8081 (its store in state/), apid on
+# 127.0.0.1:8080. Logs go to logs/. Ctrl-C stops them all cleanly. Extra
+# arguments are passed to fabtel-apid.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tools/deps.sh
