@@ -12,13 +12,15 @@
 int main(int argc, char **argv)
 {
     const char *listen = "127.0.0.1:8081", *state_dir = "", *auth_file = "", *log_level = "info", *log_file = "";
-    int64_t max_body = 8 << 20, max_batch = 10000;
+    int64_t max_body = 8 << 20, max_batch = 10000, max_store = 0;
     double retain_hours = 0, request_timeout = 10, grace = 5;
     const ft_opt_t opts[] = {
         {"listen", FT_OPT_STR, &listen, "ADDR:PORT", "where to answer HTTP (port 0: any free port)", 0, 0},
         {"state-dir", FT_OPT_STR, &state_dir, "DIR", "where flows.sqlite lives ($STATE_DIRECTORY, else /var/lib/fabtel)", 0, 0},
         {"max-body-bytes", FT_OPT_I64, &max_body, "BYTES", "largest POST body taken (larger: 413)", 2, 1LL << 30},
         {"max-batch", FT_OPT_I64, &max_batch, "N", "most flows in one POST (more: 413)", 1, 10000000},
+        {"max-store-bytes", FT_OPT_I64, &max_store, "BYTES", "cap the store's size (past it: 507, as a full disk; 0: none)", 0,
+         1LL << 50},
         {"retain-hours", FT_OPT_F64, &retain_hours, "H", "drop aggregates not written to for H hours (0: keep all)", 0, 1e7},
         {"auth-token-file", FT_OPT_STR, &auth_file, "PATH", "writes need 'Authorization: Bearer <the token in PATH>'", 0, 0},
         {"request-timeout", FT_OPT_F64, &request_timeout, "SECONDS", "a request not read whole by then is closed", 0.1, 3600},
@@ -42,8 +44,9 @@ int main(int argc, char **argv)
     }
     static ft_sigflags_t sig;
     ft_signals_install(&sig);
-    flow_config_t cfg = {listen, state_dir, token[0] ? token : NULL, (size_t)max_body, (size_t)max_batch, retain_hours, request_timeout,
-                         grace};
+    flow_config_t cfg = {.listen = listen, .state_dir = state_dir, .auth_token = token[0] ? token : NULL, .max_body = (size_t)max_body,
+                         .max_batch = (size_t)max_batch, .max_store_bytes = (uint64_t)max_store, .retain_hours = retain_hours,
+                         .request_timeout_s = request_timeout, .shutdown_grace_s = grace};
     static flow_server_t srv;
     if (flow_server_init(&srv, &cfg) != 0) {
         flow_server_destroy(&srv);

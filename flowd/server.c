@@ -275,7 +275,8 @@ static int open_store(flow_server_t *s)
     if ((r = ft_state_dir_open(&s->dir, s->cfg.state_dir, why, sizeof(why))) != 0 ||
         (r = s->lock_fd = ft_state_lock(&s->dir, "flows.sqlite", why, sizeof(why))) < 0 ||
         (r = ft_state_path(&s->dir, "flows.sqlite", s->path, sizeof(s->path))) != 0 ||
-        (r = flow_writer_start(&s->writer, s->path, s->cfg.retain_hours, on_writer_done, s, why, sizeof(why))) != 0 ||
+        (r = flow_writer_start(&s->writer, s->path, s->cfg.retain_hours, s->cfg.max_store_bytes, on_writer_done, s, why,
+                                         sizeof(why))) != 0 ||
         (r = flow_store_open(&s->reader, s->path, 1, why, sizeof(why))) != 0) {
         ft_error("event=start_refused reason=\"%s\"", why);
         return r < 0 ? r : -EIO;

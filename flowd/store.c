@@ -78,6 +78,18 @@ int flow_store_open(flow_store_t *s, const char *path, int readonly, char *why, 
     return r;
 }
 
+int flow_store_limit(flow_store_t *s, uint64_t max_bytes)
+{
+    if (max_bytes == 0)
+        return 0;
+    char sql[96];
+    snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%llu", (unsigned long long)(max_bytes / 4096 + 1));
+    return sqlite3_exec(s->db, "PRAGMA page_size=4096", NULL, NULL, NULL) == SQLITE_OK &&
+                   sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK
+               ? 0
+               : -EIO;
+}
+
 void flow_store_close(flow_store_t *s)
 {
     sqlite3_finalize(s->get);

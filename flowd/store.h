@@ -39,6 +39,8 @@ typedef struct flow_store {
 
 /* Open (creating or migrating) the store; readonly: a read connection. -EPROTO for a newer schema, with why. */
 int flow_store_open(flow_store_t *s, const char *path, int readonly, char *why, size_t whysz);
+/* Cap the store's size (0: none): a write past it fails as a full disk does (507), nothing half-applied. */
+int flow_store_limit(flow_store_t *s, uint64_t max_bytes);
 void flow_store_close(flow_store_t *s);
 
 /* Transactions of the writer. */

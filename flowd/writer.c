@@ -97,13 +97,16 @@ static void *run(void *arg)
     return NULL;
 }
 
-int flow_writer_start(flow_writer_t *w, const char *path, double retain_hours, flow_done_fn done, void *ctx, char *why, size_t whysz)
+int flow_writer_start(flow_writer_t *w, const char *path, double retain_hours, uint64_t max_store_bytes, flow_done_fn done, void *ctx,
+                      char *why, size_t whysz)
 {
     memset(w, 0, sizeof(*w));
     w->retain_hours = retain_hours;
     w->done = done;
     w->ctx = ctx;
     int r = flow_store_open(&w->store, path, 0, why, whysz);
+    if (r == 0 && (r = flow_store_limit(&w->store, max_store_bytes)) != 0)
+        snprintf(why, whysz, "cannot cap %s at %llu bytes", path, (unsigned long long)max_store_bytes);
     if (r != 0)
         return r;
     pthread_mutex_init(&w->lock, NULL);

@@ -57,7 +57,9 @@ typedef struct flow_writer {
     flow_writer_stats_t stats; /* under lock */
 } flow_writer_t;
 
-int flow_writer_start(flow_writer_t *w, const char *path, double retain_hours, flow_done_fn done, void *ctx, char *why, size_t whysz);
+/* max_store_bytes: flow_store_limit (0: no cap but the disk's). */
+int flow_writer_start(flow_writer_t *w, const char *path, double retain_hours, uint64_t max_store_bytes, flow_done_fn done, void *ctx,
+                      char *why, size_t whysz);
 void flow_writer_submit(flow_writer_t *w, flow_job_t *job);
 /* Everything queued is committed and handed back, then the thread ends and the store closes. */
 void flow_writer_stop(flow_writer_t *w);

@@ -122,6 +122,43 @@ def test_idempotency_across_kill(env, port, state, cur):
     check(req(port, "POST", "/flows", json.dumps(CANON), h)[0] == 422, "the key with another body: 422")
 
 
+def test_many_flows(env, port):
+    """10,000 distinct flows in one hour come back one to one."""
+    batch = [{"src_app": "s%05d" % i, "dest_app": "d", "vpc_id": "v", "hour": 3000, "bytes_rx": i, "bytes_tx": 2 * i + 2147483648}
+             for i in range(10000)]
+    st, doc = req(port, "POST", "/flows", json.dumps(batch), J, timeout=120)
+    check(st == 201 and doc == {"accepted": 10000}, "10,000 flows in one batch: %d %s" % (st, doc))
+    st, got = req(port, "GET", "/flows?hour=3000", timeout=120)
+    want = [dict(f) for f in batch]
+    check(st == 200 and got == want, "they come back one to one, sorted, sums past 2^31 exact (%d, %d rows)" % (st, len(got or [])))
+
+
+def test_store_full(env):
+    """A store at its cap answers 507 and applies nothing of that batch; what was acknowledged stays."""
+    port = free_port()
+    state = os.path.join(env.dir, "state-full")
+    p = start_flowd(env, port, state, "--max-store-bytes", "300000")
+    statuses, acked = [], []
+    for i in range(200):
+        batch = [{"src_app": "full%03d" % i, "dest_app": "d%03d" % k, "vpc_id": "v" * 100, "hour": 4000, "bytes_rx": 1, "bytes_tx": 1}
+                 for k in range(50)]
+        st, doc = req(port, "POST", "/flows", json.dumps(batch), J)
+        statuses.append(st)
+        if st == 201:
+            acked.append(i)
+        if st == 507:
+            full_at = i
+            break
+    check(statuses[-1] == 507 and doc["error"]["status"] == 507, "a full store: 507 JSON (after %d batches): %s" % (len(statuses), doc))
+    st, rows = req(port, "GET", "/flows?hour=4000")
+    srcs = {r["src_app"] for r in rows}
+    check(st == 200 and srcs == {"full%03d" % i for i in acked}, "every acknowledged batch is there, nothing of the refused one (%d acked, %d sources)" % (
+        len(acked), len(srcs)))
+    check("full%03d" % full_at not in srcs, "the 507 batch left nothing")
+    check(req(port, "GET", "/health")[0] == 200, "flowd still serves")
+    p.stop()
+
+
 class Poster(threading.Thread):
     """Posts batches of fresh flows; remembers what it sent and what was acknowledged."""
 
@@ -195,6 +232,8 @@ def main():
                          "--flowd", "http://127.0.0.1:%d" % port)
         test_canonical(env, port, apid.port())
         test_hostile(env, port)
+        test_many_flows(env, port)
+        test_store_full(env)
         test_idempotency_across_kill(env, port, state, cur)
         test_durability(env, port, state, int(os.environ.get("FABTEL_FLOWD_KILLS", "50")), cur)
         flowd = cur[0]

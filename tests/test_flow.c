@@ -188,7 +188,7 @@ static void test_group_commit(void)
     char path[300], why[300];
     path_of(path, "gc.sqlite");
     gc_t g = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
-    CHECK(flow_writer_start(&writer, path, 0, done, &g, why, sizeof(why)) == 0, "writer: %s", why);
+    CHECK(flow_writer_start(&writer, path, 0, 0, done, &g, why, sizeof(why)) == 0, "writer: %s", why);
     pthread_t th[4];
     for (int t = 0; t < 4; t++)
         pthread_create(&th[t], NULL, poster, (void *)(intptr_t)t);
