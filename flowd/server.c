@@ -202,31 +202,55 @@ static void health(flow_server_t *s, h2o_req_t *req)
     ft_buf_destroy(&b);
 }
 
+/* A Prometheus histogram from cumulative-free buckets (the last is +Inf). */
+static void histogram(ft_buf_t *b, const char *name, const char *help, const double *bounds, unsigned n, const uint64_t *counts,
+                      double sum)
+{
+    char line[200];
+    uint64_t cum = 0;
+    ft_buf_append(b, line, (size_t)snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s histogram\n", name, help, name));
+    for (unsigned i = 0; i <= n; i++) {
+        cum += counts[i];
+        if (i < n)
+            ft_buf_append(b, line, (size_t)snprintf(line, sizeof(line), "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, bounds[i], cum));
+        else
+            ft_buf_append(b, line, (size_t)snprintf(line, sizeof(line), "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cum));
+    }
+    ft_buf_append(b, line, (size_t)snprintf(line, sizeof(line), "%s_sum %.6f\n%s_count %" PRIu64 "\n", name, sum, name, cum));
+}
+
+static void counter(ft_buf_t *b, const char *name, const char *type, const char *help, const char *labels, uint64_t v)
+{
+    char line[300];
+    if (help != NULL)
+        ft_buf_append(b, line, (size_t)snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type));
+    ft_buf_append(b, line, (size_t)snprintf(line, sizeof(line), "%s%s %" PRIu64 "\n", name, labels, v));
+}
+
 static void metrics(flow_server_t *s, h2o_req_t *req)
 {
     flow_writer_stats_t st;
     size_t queued;
     flow_writer_stats(&s->writer, &st, &queued);
-    char out[2048];
-    int n = snprintf(out, sizeof(out),
-                     "# HELP fabtel_flowd_records_total Flow records accepted.\n# TYPE fabtel_flowd_records_total counter\n"
-                     "fabtel_flowd_records_total %" PRIu64 "\n"
-                     "# HELP fabtel_flowd_batches_total Batches committed.\n# TYPE fabtel_flowd_batches_total counter\n"
-                     "fabtel_flowd_batches_total %" PRIu64 "\n"
-                     "# HELP fabtel_flowd_commits_total Transactions committed (group commit: several batches each).\n"
-                     "# TYPE fabtel_flowd_commits_total counter\nfabtel_flowd_commits_total %" PRIu64 "\n"
-                     "fabtel_flowd_commits_failed_total %" PRIu64 "\n"
-                     "# HELP fabtel_flowd_commit_seconds_max The slowest commit.\n# TYPE fabtel_flowd_commit_seconds_max gauge\n"
-                     "fabtel_flowd_commit_seconds_max %.6f\nfabtel_flowd_commit_seconds_sum %.6f\n"
-                     "# HELP fabtel_flowd_queue_depth Batches waiting for the next commit.\n# TYPE fabtel_flowd_queue_depth gauge\n"
-                     "fabtel_flowd_queue_depth %zu\n"
-                     "# HELP fabtel_flowd_rejected_total Batches refused, by status.\n# TYPE fabtel_flowd_rejected_total counter\n",
-                     st.records, st.batches, st.commits, st.failed_commits, (double)st.commit_us_max / 1e6,
-                     (double)st.commit_us_total / 1e6, queued);
-    for (size_t i = 0; i < sizeof(CAUSES) / sizeof(CAUSES[0]) && n > 0 && (size_t)n < sizeof(out); i++)
-        n += snprintf(out + n, sizeof(out) - (size_t)n, "fabtel_flowd_rejected_total{status=\"%d\"} %" PRIu64 "\n", CAUSES[i],
-                      s->rejected[i]);
-    ft_httpd_send(req, 200, "text/plain; version=0.0.4; charset=utf-8", out, n > 0 && (size_t)n < sizeof(out) ? (size_t)n : 0);
+    ft_buf_t b;
+    ft_buf_init(&b);
+    counter(&b, "fabtel_flowd_records_total", "counter", "Flow records accepted.", "", st.records);
+    counter(&b, "fabtel_flowd_batches_total", "counter", "Batches through the writer (any outcome).", "", st.batches);
+    counter(&b, "fabtel_flowd_commits_total", "counter", "Transactions committed (group commit: several batches each).", "", st.commits);
+    counter(&b, "fabtel_flowd_commits_failed_total", "counter", "Transactions that failed (their batches answered 507 or 500).", "",
+            st.failed_commits);
+    counter(&b, "fabtel_flowd_queue_depth", "gauge", "Batches waiting for the next commit.", "", queued);
+    char labels[40];
+    for (size_t i = 0; i < sizeof(CAUSES) / sizeof(CAUSES[0]); i++) {
+        snprintf(labels, sizeof(labels), "{status=\"%d\"}", CAUSES[i]);
+        counter(&b, "fabtel_flowd_rejected_total", "counter", i == 0 ? "Batches refused, by status." : NULL, labels, s->rejected[i]);
+    }
+    histogram(&b, "fabtel_flowd_commit_seconds", "Time one transaction took, fsync included.", flow_commit_bounds_s, FLOW_COMMIT_BUCKETS,
+              st.commit_hist, (double)st.commit_us_total / 1e6);
+    histogram(&b, "fabtel_flowd_commit_batches", "Batches committed together in one transaction.", flow_group_bounds, FLOW_GROUP_BUCKETS,
+              st.group_hist, (double)st.batches);
+    send_buf(req, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
+    ft_buf_destroy(&b);
 }
 
 /* ---- routing: one row per route ---- */

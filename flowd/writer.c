@@ -10,6 +10,17 @@
 
 #define KEYS_KEPT_S (24 * 3600 + 3600) /* idempotency keys: at least 24 h */
 
+const double flow_commit_bounds_s[FLOW_COMMIT_BUCKETS] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 5};
+const double flow_group_bounds[FLOW_GROUP_BUCKETS] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 1024};
+
+static unsigned bucket(const double *bounds, unsigned n, double v)
+{
+    unsigned i = 0;
+    while (i < n && v > bounds[i])
+        i++;
+    return i; /* n: +Inf */
+}
+
 static int64_t now_s(void)
 {
     return (int64_t)(ft_now_ns() / 1000000000ULL);
@@ -79,6 +90,8 @@ static void *run(void *arg)
             w->stats.batches += n;
             w->stats.last_batches = n;
             w->stats.commit_us_total += us;
+            w->stats.commit_hist[bucket(flow_commit_bounds_s, FLOW_COMMIT_BUCKETS, (double)us / 1e6)]++;
+            w->stats.group_hist[bucket(flow_group_bounds, FLOW_GROUP_BUCKETS, (double)n)]++;
             if (us > w->stats.commit_us_max)
                 w->stats.commit_us_max = us;
             for (flow_job_t *j = jobs; j; j = j->next)

@@ -38,9 +38,16 @@ typedef struct flow_job {
 /* Called on the writer thread with the jobs of one committed transaction (a list linked by next). */
 typedef void (*flow_done_fn)(void *ctx, flow_job_t *jobs);
 
+/* Histogram bounds: commit time (seconds) and batches per commit (the group commit at work). */
+#define FLOW_COMMIT_BUCKETS 12
+#define FLOW_GROUP_BUCKETS 10
+extern const double flow_commit_bounds_s[FLOW_COMMIT_BUCKETS];
+extern const double flow_group_bounds[FLOW_GROUP_BUCKETS];
+
 typedef struct flow_writer_stats {
     uint64_t commits, batches, records, failed_commits, last_batches;
     uint64_t commit_us_total, commit_us_max;
+    uint64_t commit_hist[FLOW_COMMIT_BUCKETS + 1], group_hist[FLOW_GROUP_BUCKETS + 1]; /* last: +Inf */
 } flow_writer_stats_t;
 
 typedef struct flow_writer {

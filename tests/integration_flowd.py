@@ -218,6 +218,12 @@ def test_durability(env, port, state, kills, cur):
     print("durability: %d SIGKILLs in %.1f s; %d batches posted, %d acknowledged; %d flows checked, %d lost, %d invented" % (
         kills, took, posts, ok, sum(len(p.sent) for p in posters), lost, invented))
     check(ok > kills, "batches were acknowledged between the kills (%d)" % ok)
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", "/metrics")
+    text = c.getresponse().read().decode()
+    c.close()
+    check("fabtel_flowd_commit_batches_bucket{le=\"+Inf\"}" in text and "fabtel_flowd_commit_seconds_count" in text,
+          "/metrics has the commit time and group size histograms:\n%s" % text[:500])
     check(lost == 0, "no acknowledged record lost (%d flows short)" % lost)
     check(invented == 0, "nothing invented (%d flows over what was sent)" % invented)
 
