@@ -13,6 +13,8 @@ and as TSV. Cases (issue "Performance"):
   4 freshness: producer sample time to visibility through GetMetric, p50/p99 over 100+ generations
   5 ingest: parse-and-publish time and CSV MB/s for 50, 10000, 100000 switches; segment size; worker RSS
   6 front door: GET forwarded through apid vs the same upstream straight; long-poll publish-to-client latency
+  7 flows: POST throughput (records/s, 50 connections, batches of 1/10/100) of flowd vs the seed's design
+    (FastAPI + SQLite, tools/bench/flows_reference.py) vs the engine limit (tools/bench/flow_engine.c)
 Every server is stopped by pid at the end; every load is bounded in time and loopback only."""
 import argparse
 import datetime
@@ -290,6 +292,53 @@ def case_frontdoor(env, args):
     stop_all(env, apid, ing, prod)
 
 
+def wrk_post(url, batch, duration, conns=50):
+    """wrk posting batches (tools/bench/flows_post.lua); records/s and the share of 201s."""
+    script = os.path.join(ROOT, "tools", "bench", "flows_post.lua")
+    out = subprocess.run(["wrk", "-t2", "-c%d" % conns, "-d%ds" % duration, "--latency", "-s", script, url],
+                         capture_output=True, text=True, env=dict(os.environ, FLOWS_BATCH=str(batch)), timeout=duration + 60).stdout
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return (float(m.group(1)) * batch if m else 0.0), int(bad.group(1)) if bad else 0
+
+
+def case_flows(env, args):
+    """Write throughput: flowd vs the seed's design (FastAPI + SQLite) vs the engine limit, batches of 1, 10, 100."""
+    if not os.path.exists("/usr/bin/python3") or subprocess.run(["/usr/bin/python3", "-c", "import fastapi, uvicorn"]).returncode:
+        record("7 flows", "reference", "skipped", "", "apt-get install python3-fastapi python3-uvicorn")
+        return
+    for batch in (1, 10, 100):
+        case = "7 flows POST, batches of %d" % batch
+        state = tempfile.mkdtemp(prefix="bench-flows-", dir=env.dir)
+        fport = free_port()
+        flowd = env.start("flowd/fabtel-flowd", "--listen", "127.0.0.1:%d" % fport, "--state-dir", state)
+        flowd.wait_log("event=listening", timeout=30)
+        rport = free_port()
+        ref = env.start("/usr/bin/python3", os.path.join(ROOT, "tools", "bench", "flows_reference.py"), str(rport),
+                        os.path.join(state, "reference.sqlite"), tag="flows-reference")
+        end = time.time() + 30
+        while time.time() < end:
+            try:
+                if http_get("http://127.0.0.1:%d/flows?hour=1" % rport)[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        ref_r, fab_r = [], []
+        for _ in range(args.rounds):
+            r, bad_ref = wrk_post("http://127.0.0.1:%d" % rport, batch, args.duration)
+            ref_r.append(r)
+            r, bad_fab = wrk_post("http://127.0.0.1:%d" % fport, batch, args.duration)
+            fab_r.append(r)
+        eng = subprocess.run([os.path.join(env.bindir, "tools", "bench", "bench-flow-engine"), state, str(batch), str(args.duration)],
+                             capture_output=True, text=True, timeout=args.duration + 60).stdout.strip()
+        record(case, "reference (FastAPI + SQLite) records/s", statistics.median(ref_r), "rec/s", "non-2xx %d" % bad_ref)
+        record(case, "flowd records/s (median)", statistics.median(fab_r), "rec/s", "non-2xx %d" % bad_fab)
+        record(case, "engine limit records/s", float(eng or 0), "rec/s", "one synchronous=FULL commit per batch, no HTTP")
+        record(case, "ratio flowd/reference", statistics.median(fab_r) / max(1.0, statistics.median(ref_r)), "x")
+        stop_all(env, ref, flowd)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
@@ -306,7 +355,7 @@ def main():
                    stdout=subprocess.DEVNULL)
     env = Env(os.path.join(ROOT, "build-release"))
     cases = {"1": case_getmetric, "2": case_listmetrics, "3": case_under_ingest, "4": case_freshness, "5": case_ingest,
-             "6": case_frontdoor}
+             "6": case_frontdoor, "7": case_flows}
     print("%-34s %-34s %12s %-6s %s" % ("case", "metric", "value", "unit", "note"))
     try:
         for c in args.cases.split(","):
