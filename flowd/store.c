@@ -64,10 +64,13 @@ int flow_store_open(flow_store_t *s, const char *path, int readonly, char *why, 
     else if (r != 0)
         snprintf(why, whysz, "cannot set up %s: %s", path, sqlite3_errmsg(s->db));
     if (r == 0 &&
-        (prepare(s, &s->get, "SELECT bytes_rx, bytes_tx FROM flows WHERE hour=?1 AND src_app=?2 AND dest_app=?3 AND vpc_id=?4") ||
+        (/* One statement per record: the sums are added only when neither passes 2^63-1 (SQLite would silently turn
+            an overflowing integer sum into a float); a conflict whose WHERE fails changes no row, and that says 409. */
          (!readonly && prepare(s, &s->put, "INSERT INTO flows VALUES(?1,?2,?3,?4,?5,?6,?7) ON CONFLICT DO UPDATE SET"
                                            " bytes_rx=bytes_rx+excluded.bytes_rx, bytes_tx=bytes_tx+excluded.bytes_tx,"
-                                           " written_at=excluded.written_at")) ||
+                                           " written_at=excluded.written_at"
+                                           " WHERE bytes_rx <= 9223372036854775807 - excluded.bytes_rx"
+                                           " AND bytes_tx <= 9223372036854775807 - excluded.bytes_tx")) ||
          (!readonly && prepare(s, &s->key_get, "SELECT body_hash, status, answer FROM idempotency WHERE key=?1")) ||
          (!readonly && prepare(s, &s->key_put, "INSERT INTO idempotency VALUES(?1,?2,?3,?4,?5)")))) {
         snprintf(why, whysz, "%s is not a flow store this flowd can use: %s", path, sqlite3_errmsg(s->db));
@@ -92,7 +95,6 @@ int flow_store_limit(flow_store_t *s, uint64_t max_bytes)
 
 void flow_store_close(flow_store_t *s)
 {
-    sqlite3_finalize(s->get);
     sqlite3_finalize(s->put);
     sqlite3_finalize(s->key_get);
     sqlite3_finalize(s->key_put);
@@ -134,23 +136,7 @@ static void bind_key(sqlite3_stmt *st, const flow_record_t *r)
     sqlite3_bind_text(st, 4, r->vpc_id, -1, SQLITE_STATIC);
 }
 
-/* 0 when r can be added to what is stored; 409 when a sum would pass 2^63-1; -EIO. */
-static int check_sum(flow_store_t *s, const flow_record_t *r)
-{
-    sqlite3_reset(s->get);
-    bind_key(s->get, r);
-    int rc = sqlite3_step(s->get), status = 0;
-    if (rc == SQLITE_ROW) {
-        int64_t rx = sqlite3_column_int64(s->get, 0), tx = sqlite3_column_int64(s->get, 1);
-        if (rx > INT64_MAX - r->bytes_rx || tx > INT64_MAX - r->bytes_tx)
-            status = 409;
-    } else if (rc != SQLITE_DONE) {
-        status = -EIO;
-    }
-    sqlite3_reset(s->get);
-    return status;
-}
-
+/* Add r to what is stored: 0, 409 when a sum would pass 2^63-1 (nothing changed), -ENOSPC, -EIO. */
 static int put(flow_store_t *s, const flow_record_t *r, int64_t now_s)
 {
     sqlite3_reset(s->put);
@@ -160,7 +146,9 @@ static int put(flow_store_t *s, const flow_record_t *r, int64_t now_s)
     sqlite3_bind_int64(s->put, 7, now_s);
     int rc = sqlite3_step(s->put);
     sqlite3_reset(s->put);
-    return rc == SQLITE_DONE ? 0 : rc == SQLITE_FULL ? -ENOSPC : -EIO;
+    if (rc == SQLITE_DONE)
+        return sqlite3_changes(s->db) == 1 ? 0 : 409;
+    return rc == SQLITE_FULL ? -ENOSPC : -EIO;
 }
 
 /* A committed key: 1 with the stored answer (or 422 in *status for another body), 0 when new, -EIO. */
@@ -215,8 +203,7 @@ int flow_store_apply(flow_store_t *s, const flow_batch_t *b, const char *key, co
     }
     int r = exec(s, "SAVEPOINT batch");
     for (size_t i = 0; r == 0 && i < b->n; i++)
-        if ((r = check_sum(s, &b->rec[i])) == 0)
-            r = put(s, &b->rec[i], now_s);
+        r = put(s, &b->rec[i], now_s);
     if (r == 0) {
         char tmp[64];
         answer->len = 0;

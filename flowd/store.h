@@ -13,8 +13,8 @@
  * file than this build knows is refused):
  *   flows(hour, src_app, dest_app, vpc_id) -> bytes_rx, bytes_tx, written_at
  *   idempotency(key) -> body hash, status, answer, created_at
- * Sums are checked before they are added: SQLite turns an overflowing
- * integer sum into a float silently.
+ * A sum is only added when it stays within 2^63-1 (the upsert's WHERE):
+ * SQLite turns an overflowing integer sum into a float silently.
  *
  * Who may call: the writer thread (the write connection) and, with a read
  * connection of its own, the event loop (reads see every committed batch:
@@ -34,7 +34,7 @@
 
 typedef struct flow_store {
     sqlite3 *db;
-    sqlite3_stmt *get, *put, *key_get, *key_put;
+    sqlite3_stmt *put, *key_get, *key_put;
 } flow_store_t;
 
 /* Open (creating or migrating) the store; readonly: a read connection. -EPROTO for a newer schema, with why. */

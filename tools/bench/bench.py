@@ -336,7 +336,36 @@ def case_flows(env, args):
         record(case, "flowd records/s (median)", statistics.median(fab_r), "rec/s", "non-2xx %d" % bad_fab)
         record(case, "engine limit records/s", float(eng or 0), "rec/s", "one synchronous=FULL commit per batch, no HTTP")
         record(case, "ratio flowd/reference", statistics.median(fab_r) / max(1.0, statistics.median(ref_r)), "x")
+        record(case, "flowd commit p50 / p99 under load", "%s / %s" % commit_quantiles(fport), "s", "histogram bucket bounds")
+        if batch == 100:
+            flows_read(env, args, fport, rport)
         stop_all(env, ref, flowd)
+
+
+def commit_quantiles(port):
+    """p50 and p99 of flowd's commit time, as the upper bounds of its histogram's buckets."""
+    text = http_get("http://127.0.0.1:%d/metrics" % port)[2].decode()
+    buckets = [(b, int(c)) for b, c in re.findall(r'fabtel_flowd_commit_seconds_bucket\{le="([^"]+)"\} (\d+)', text)]
+    total = buckets[-1][1] if buckets else 0
+    q = lambda f: next((b for b, c in buckets if c >= f * total), "+Inf")  # noqa: E731
+    return q(0.5), q(0.99)
+
+
+def flows_read(env, args, fport, rport):
+    """GET /flows?hour=N with 10,000 flows in the hour: flowd vs the seed's design."""
+    batch = [{"src_app": "s%05d" % i, "dest_app": "d", "vpc_id": "v", "hour": 777, "bytes_rx": i, "bytes_tx": i} for i in range(10000)]
+    body = __import__("json").dumps(batch).encode()
+    for port in (fport, rport):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        c.request("POST", "/flows", body=body, headers={"Content-Type": "application/json"})
+        c.getresponse().read()
+        c.close()
+    case = "7 flows GET, 10,000 flows in the hour"
+    ref = wrk("http://127.0.0.1:%d/flows?hour=777" % rport, args.duration)
+    fab = wrk("http://127.0.0.1:%d/flows?hour=777" % fport, args.duration)
+    record(case, "reference requests/s, p99", "%.1f, %.1f ms" % (ref["rps"], ref["p99"]), "")
+    record(case, "flowd requests/s, p99", "%.1f, %.1f ms" % (fab["rps"], fab["p99"]), "")
+    record(case, "ratio flowd/reference", fab["rps"] / max(0.1, ref["rps"]), "x")
 
 
 def main():
