@@ -159,6 +159,20 @@ def test_store_full(env):
     p.stop()
 
 
+def test_retention(env):
+    """--retain-hours drops aggregates by arrival time; one written to again is kept."""
+    port = free_port()
+    p = start_flowd(env, port, os.path.join(env.dir, "state-ret"), "--retain-hours", "0.001")  # 3.6 s
+    old = [{"src_app": "old", "dest_app": "d", "vpc_id": "v", "hour": 1, "bytes_rx": 1, "bytes_tx": 1}]
+    check(req(port, "POST", "/flows", json.dumps(old), J)[0] == 201, "posted")
+    t0 = time.time()
+    gone = env.wait_for(lambda: req(port, "GET", "/flows?hour=1")[1] == [], timeout=60, step=0.2)
+    took = time.time() - t0
+    check(gone and took >= 3.0, "an aggregate not written to for --retain-hours is dropped (after %.1f s)" % took)
+    check(req(port, "GET", "/flows/hours")[1] == [], "and its hour is gone from the list")
+    p.stop()
+
+
 class Poster(threading.Thread):
     """Posts batches of fresh flows; remembers what it sent and what was acknowledged."""
 
@@ -240,6 +254,7 @@ def main():
         test_hostile(env, port)
         test_many_flows(env, port)
         test_store_full(env)
+        test_retention(env)
         test_idempotency_across_kill(env, port, state, cur)
         test_durability(env, port, state, int(os.environ.get("FABTEL_FLOWD_KILLS", "50")), cur)
         flowd = cur[0]

@@ -88,10 +88,10 @@ def test_units(build, source):
     man = os.path.join(tmp, "man", "man1")
     os.makedirs(man)
     for d, name in (("producer", "fabtel-producer"), ("ingestd", "fabtel-ingestd"), ("apid", "fabtel-apid"),
-                    ("tools/shmdump", "shmdump")):
+                    ("flowd", "fabtel-flowd"), ("tools/shmdump", "shmdump")):
         shutil.copy(os.path.join(source, d, name + ".1"), man)
     units = []
-    for name, d in BINS.items():
+    for name, d in list(BINS.items()) + [("fabtel-flowd", "flowd")]:
         with open(os.path.join(build, "units", name + ".service")) as f:
             text = f.read()
         # As installed, ExecStart names the installed binary; verify checks it exists, so point it at this build.
