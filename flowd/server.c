@@ -143,6 +143,28 @@ static void post_flows(flow_server_t *s, h2o_req_t *req)
 
 /* ---- reads ---- */
 
+/*
+ * An hour's whole answer, kept until the writer commits again: dashboards ask for the same hours over and
+ * over. The version is read before the store, so an answer can only be tagged older than what it shows, never
+ * newer (a commit in between makes the next request read again): read-your-writes holds.
+ */
+static void cached_hour(flow_server_t *s, h2o_req_t *req, int64_t hour)
+{
+    uint64_t v = atomic_load_explicit(&s->writer.version, memory_order_acquire) + 1; /* +1: 0 means empty */
+    for (unsigned i = 0; i < sizeof(s->cache) / sizeof(s->cache[0]); i++)
+        if (s->cache[i].version == v && s->cache[i].hour == hour)
+            return send_buf(req, 200, "application/json", &s->cache[i].body);
+    struct flow_hour_cache *c = &s->cache[s->cache_next++ % (sizeof(s->cache) / sizeof(s->cache[0]))];
+    c->version = 0;
+    c->body.len = 0;
+    c->body.failed = 0;
+    if (flow_store_read_hour(&s->reader, hour, NULL, NULL, NULL, &c->body) != 0)
+        return ft_httpd_send_error(req, 500, NULL, -1, "the store could not be read");
+    c->hour = hour;
+    c->version = v;
+    send_buf(req, 200, "application/json", &c->body);
+}
+
 static void get_flows(flow_server_t *s, h2o_req_t *req)
 {
     static const char *const P_HOUR[] = {"hour", NULL}, *const P_SRC[] = {"src_app", NULL}, *const P_DEST[] = {"dest_app", NULL},
@@ -171,6 +193,8 @@ static void get_flows(flow_server_t *s, h2o_req_t *req)
             filt[i] = f[i];
         }
     free(q);
+    if (filt[0] == NULL && filt[1] == NULL && filt[2] == NULL)
+        return cached_hour(s, req, hour);
     ft_buf_t b;
     ft_buf_init(&b);
     if (flow_store_read_hour(&s->reader, hour, filt[0], filt[1], filt[2], &b) != 0)
@@ -343,6 +367,8 @@ void flow_server_destroy(flow_server_t *s)
         flow_writer_stop(&s->writer);
     }
     flow_store_close(&s->reader);
+    for (unsigned i = 0; i < sizeof(s->cache) / sizeof(s->cache[0]); i++)
+        ft_buf_destroy(&s->cache[i].body);
     if (s->lock_fd >= 0)
         close(s->lock_fd);
     ft_info("event=stopped");

@@ -34,6 +34,12 @@ typedef struct flow_server {
     flow_store_t reader;
     flow_writer_t writer;
     h2o_multithread_receiver_t done_receiver; /* the writer's answers, back on the loop */
+    struct flow_hour_cache {
+        int64_t hour;
+        uint64_t version; /* the writer's version the answer was read at; 0: empty */
+        ft_buf_t body;
+    } cache[16]; /* unfiltered GET /flows?hour=N answers, valid until the next commit */
+    unsigned cache_next;
     uint64_t rejected[6]; /* by cause: 400, 401, 409, 413, 415, 422 */
 } flow_server_t;
 

@@ -11,9 +11,14 @@ static const char *const SCHEMA_V1 =
     "CREATE TABLE IF NOT EXISTS flows(hour INTEGER NOT NULL, src_app TEXT NOT NULL, dest_app TEXT NOT NULL,"
     " vpc_id TEXT NOT NULL, bytes_rx INTEGER NOT NULL, bytes_tx INTEGER NOT NULL, written_at INTEGER NOT NULL,"
     " PRIMARY KEY(hour, src_app, dest_app, vpc_id)) WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS flows_written ON flows(written_at);"
+
     "CREATE TABLE IF NOT EXISTS idempotency(key TEXT PRIMARY KEY, body_hash BLOB NOT NULL, status INTEGER NOT NULL,"
     " answer TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;";
+
+static int exec_sql(sqlite3 *db, const char *sql)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+}
 
 static int prepare(flow_store_t *s, sqlite3_stmt **st, const char *sql)
 {
@@ -57,7 +62,7 @@ int flow_store_open(flow_store_t *s, const char *path, int readonly, char *why, 
         return -EIO;
     }
     sqlite3_busy_timeout(s->db, 5000);
-    const char *pragmas = readonly ? "PRAGMA query_only=1;" : "PRAGMA journal_mode=WAL;PRAGMA synchronous=FULL;";
+    const char *pragmas = readonly ? "PRAGMA query_only=1;" : "PRAGMA journal_mode=WAL;PRAGMA synchronous=FULL;PRAGMA cache_size=-65536;";
     int r = sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
     if (r == 0 && !readonly)
         r = migrate(s, why, whysz);
@@ -72,13 +77,20 @@ int flow_store_open(flow_store_t *s, const char *path, int readonly, char *why, 
                                            " WHERE bytes_rx <= 9223372036854775807 - excluded.bytes_rx"
                                            " AND bytes_tx <= 9223372036854775807 - excluded.bytes_tx")) ||
          (!readonly && prepare(s, &s->key_get, "SELECT body_hash, status, answer FROM idempotency WHERE key=?1")) ||
-         (!readonly && prepare(s, &s->key_put, "INSERT INTO idempotency VALUES(?1,?2,?3,?4,?5)")))) {
+         (!readonly && prepare(s, &s->key_put, "INSERT INTO idempotency VALUES(?1,?2,?3,?4,?5)")) ||
+         (!readonly && prepare(s, &s->sp_begin, "SAVEPOINT batch")) || (!readonly && prepare(s, &s->sp_release, "RELEASE batch")) ||
+         (!readonly && prepare(s, &s->sp_undo, "ROLLBACK TO batch")))) {
         snprintf(why, whysz, "%s is not a flow store this flowd can use: %s", path, sqlite3_errmsg(s->db));
         r = -EPROTO;
     }
     if (r != 0)
         flow_store_close(s);
     return r;
+}
+
+int flow_store_retention_index(flow_store_t *s, int on)
+{
+    return exec_sql(s->db, on ? "CREATE INDEX IF NOT EXISTS flows_written ON flows(written_at)" : "DROP INDEX IF EXISTS flows_written");
 }
 
 int flow_store_limit(flow_store_t *s, uint64_t max_bytes)
@@ -98,6 +110,9 @@ void flow_store_close(flow_store_t *s)
     sqlite3_finalize(s->put);
     sqlite3_finalize(s->key_get);
     sqlite3_finalize(s->key_put);
+    sqlite3_finalize(s->sp_begin);
+    sqlite3_finalize(s->sp_release);
+    sqlite3_finalize(s->sp_undo);
     if (s->db != NULL)
         sqlite3_close(s->db);
     memset(s, 0, sizeof(*s));
@@ -107,6 +122,14 @@ static int exec(flow_store_t *s, const char *sql)
 {
     int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
     return rc == SQLITE_OK ? 0 : rc == SQLITE_FULL ? -ENOSPC : -EIO;
+}
+
+/* One run of a prepared statement that returns no rows. */
+static int step(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : rc == SQLITE_FULL ? -ENOSPC : -EIO;
 }
 
 int flow_store_begin(flow_store_t *s)
@@ -201,7 +224,7 @@ int flow_store_apply(flow_store_t *s, const flow_batch_t *b, const char *key, co
             return status;
         }
     }
-    int r = exec(s, "SAVEPOINT batch");
+    int r = step(s->sp_begin);
     for (size_t i = 0; r == 0 && i < b->n; i++)
         r = put(s, &b->rec[i], now_s);
     if (r == 0) {
@@ -212,11 +235,11 @@ int flow_store_apply(flow_store_t *s, const flow_batch_t *b, const char *key, co
             r = key_store(s, key, hash, 201, answer, now_s);
     }
     if (r != 0) {
-        sqlite3_exec(s->db, "ROLLBACK TO batch", NULL, NULL, NULL); /* nothing of this batch stays */
-        sqlite3_exec(s->db, "RELEASE batch", NULL, NULL, NULL);
+        step(s->sp_undo); /* nothing of this batch stays */
+        step(s->sp_release);
         return r;
     }
-    return exec(s, "RELEASE batch") == 0 ? 201 : -EIO;
+    return step(s->sp_release) == 0 ? 201 : -EIO;
 }
 
 static void put_str(ft_buf_t *out, const char *k, const unsigned char *v)
@@ -271,7 +294,10 @@ int flow_store_read_hours(flow_store_t *s, ft_buf_t *out)
 int flow_store_expire(flow_store_t *s, int64_t before_s, int64_t keys_before_s)
 {
     char sql[160];
-    snprintf(sql, sizeof(sql), "DELETE FROM flows WHERE written_at < %lld; DELETE FROM idempotency WHERE created_at < %lld;",
-             (long long)before_s, (long long)keys_before_s);
+    if (before_s > 0) /* (retention off: no scan of the flows at all) */
+        snprintf(sql, sizeof(sql), "DELETE FROM flows WHERE written_at < %lld; DELETE FROM idempotency WHERE created_at < %lld;",
+                 (long long)before_s, (long long)keys_before_s);
+    else
+        snprintf(sql, sizeof(sql), "DELETE FROM idempotency WHERE created_at < %lld;", (long long)keys_before_s);
     return exec(s, sql);
 }

@@ -34,11 +34,16 @@
 
 typedef struct flow_store {
     sqlite3 *db;
-    sqlite3_stmt *put, *key_get, *key_put;
+    sqlite3_stmt *put, *key_get, *key_put, *sp_begin, *sp_release, *sp_undo; /* prepared once: they run per batch */
 } flow_store_t;
 
 /* Open (creating or migrating) the store; readonly: a read connection. -EPROTO for a newer schema, with why. */
 int flow_store_open(flow_store_t *s, const char *path, int readonly, char *why, size_t whysz);
+/*
+ * Retention needs an index on arrival time, which costs every write (about 40 % of the upsert rate): it exists
+ * only while retention is on.
+ */
+int flow_store_retention_index(flow_store_t *s, int on);
 /* Cap the store's size (0: none): a write past it fails as a full disk does (507), nothing half-applied. */
 int flow_store_limit(flow_store_t *s, uint64_t max_bytes);
 void flow_store_close(flow_store_t *s);
@@ -61,7 +66,7 @@ int flow_store_apply(flow_store_t *s, const flow_batch_t *b, const char *key, co
 int flow_store_read_hour(flow_store_t *s, int64_t hour, const char *src, const char *dest, const char *vpc, ft_buf_t *out);
 int flow_store_read_hours(flow_store_t *s, ft_buf_t *out);
 
-/* Retention (writer, inside a transaction): drop aggregates not written to since before_s; idempotency keys older than keys_before_s. */
+/* Retention (writer, inside a transaction): drop aggregates not written to since before_s (0: none); idempotency keys older than keys_before_s. */
 int flow_store_expire(flow_store_t *s, int64_t before_s, int64_t keys_before_s);
 
 #endif

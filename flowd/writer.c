@@ -41,6 +41,8 @@ static int apply_group(flow_writer_t *w, flow_job_t *jobs)
         r = flow_store_commit(&w->store);
     else
         flow_store_rollback(&w->store);
+    if (r == 0) /* release: a reader that sees the new version reads after the commit (read your writes) */
+        atomic_fetch_add_explicit(&w->version, 1, memory_order_release);
     if (r != 0) {
         for (flow_job_t *j = jobs; j != NULL; j = j->next)
             if (j->status == 201 || j->status < 0) /* what would have been applied was not */
@@ -50,13 +52,15 @@ static int apply_group(flow_writer_t *w, flow_job_t *jobs)
     return r;
 }
 
+/* Retention once a second when it is on (indexed), once a minute for the idempotency keys alone. */
 static void expire(flow_writer_t *w)
 {
     int64_t now = now_s();
     int64_t before = w->retain_hours > 0 ? now - (int64_t)(w->retain_hours * 3600) : 0;
-    if (flow_store_begin(&w->store) == 0 && flow_store_expire(&w->store, before, now - KEYS_KEPT_S) == 0)
-        flow_store_commit(&w->store);
-    else
+    if (flow_store_begin(&w->store) == 0 && flow_store_expire(&w->store, before, now - KEYS_KEPT_S) == 0) {
+        if (flow_store_commit(&w->store) == 0)
+            atomic_fetch_add_explicit(&w->version, 1, memory_order_release);
+    } else
         flow_store_rollback(&w->store);
 }
 
@@ -100,7 +104,7 @@ static void *run(void *arg)
             w->done(w->ctx, jobs); /* only now: the transaction holding them is durable */
         } else if (ft_mono_ns() >= next_expire) {
             expire(w);
-            next_expire = ft_mono_ns() + 1000000000ULL;
+            next_expire = ft_mono_ns() + (w->retain_hours > 0 ? 1000000000ULL : 60000000000ULL);
         }
         pthread_mutex_lock(&w->lock);
         if (stopping && w->head == NULL)
@@ -120,6 +124,8 @@ int flow_writer_start(flow_writer_t *w, const char *path, double retain_hours, u
     int r = flow_store_open(&w->store, path, 0, why, whysz);
     if (r == 0 && (r = flow_store_limit(&w->store, max_store_bytes)) != 0)
         snprintf(why, whysz, "cannot cap %s at %llu bytes", path, (unsigned long long)max_store_bytes);
+    if (r == 0 && (r = flow_store_retention_index(&w->store, retain_hours > 0)) != 0)
+        snprintf(why, whysz, "cannot set up retention in %s", path);
     if (r != 0)
         return r;
     pthread_mutex_init(&w->lock, NULL);

@@ -19,6 +19,7 @@
 #define FLOW_WRITER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "buf.h"
@@ -62,6 +63,7 @@ typedef struct flow_writer {
     flow_done_fn done;
     void *ctx;
     flow_writer_stats_t stats; /* under lock */
+    _Atomic uint64_t version;  /* grows after every commit that may have changed the store (readers' caches key on it) */
 } flow_writer_t;
 
 /* max_store_bytes: flow_store_limit (0: no cap but the disk's). */
