@@ -62,32 +62,46 @@ int flow_key_cmp(const flow_record_t *a, const flow_record_t *b)
     return a->hour < b->hour ? -1 : a->hour > b->hour;
 }
 
-static int cmp_rec(const void *a, const void *b)
+static int cmp_ptr(const void *a, const void *b)
 {
-    return flow_key_cmp(a, b);
+    return flow_key_cmp(*(const flow_record_t *const *)a, *(const flow_record_t *const *)b);
 }
 
-/* Sort by key and add up the records that share one; 409 when a sum passes 2^63-1. */
+/*
+ * Sort by key and add up the records that share one; 409 when a sum passes 2^63-1. Records are ~800 bytes:
+ * pointers are sorted, and each record is moved once, into its place.
+ */
 static int merge(flow_batch_t *b, flow_error_t *err)
 {
     if (b->n < 2) /* (an empty batch has no array at all: no qsort on NULL) */
         return 0;
-    qsort(b->rec, b->n, sizeof(*b->rec), cmp_rec);
+    flow_record_t **p = malloc(b->n * sizeof(*p)), *out = malloc(b->n * sizeof(*out));
+    if (p == NULL || out == NULL) {
+        free(p), free(out);
+        return fail(err, 500, NULL, -1, "out of memory");
+    }
+    for (size_t i = 0; i < b->n; i++)
+        p[i] = &b->rec[i];
+    qsort(p, b->n, sizeof(*p), cmp_ptr);
     size_t o = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        if (o > 0 && flow_key_cmp(&b->rec[o - 1], &b->rec[i]) == 0) {
-            flow_record_t *d = &b->rec[o - 1];
-            if (d->bytes_rx > INT64_MAX - b->rec[i].bytes_rx || d->bytes_tx > INT64_MAX - b->rec[i].bytes_tx)
-                return fail(err, 409, "bytes_rx", -1, "the batch's own sums for %s/%s/%s hour %lld pass 2^63-1", d->src_app,
-                            d->dest_app, d->vpc_id, (long long)d->hour);
-            d->bytes_rx += b->rec[i].bytes_rx;
-            d->bytes_tx += b->rec[i].bytes_tx;
+    int status = 0;
+    for (size_t i = 0; i < b->n && status == 0; i++) {
+        if (o > 0 && flow_key_cmp(&out[o - 1], p[i]) == 0) {
+            flow_record_t *d = &out[o - 1];
+            if (d->bytes_rx > INT64_MAX - p[i]->bytes_rx || d->bytes_tx > INT64_MAX - p[i]->bytes_tx)
+                status = fail(err, 409, "bytes_rx", -1, "the batch's own sums for %s/%s/%s hour %lld pass 2^63-1", d->src_app,
+                              d->dest_app, d->vpc_id, (long long)d->hour);
+            d->bytes_rx += p[i]->bytes_rx;
+            d->bytes_tx += p[i]->bytes_tx;
         } else {
-            b->rec[o++] = b->rec[i];
+            out[o++] = *p[i];
         }
     }
+    free(p);
+    free(b->rec);
+    b->rec = out;
     b->n = o;
-    return 0;
+    return status;
 }
 
 int flow_parse(const char *body, size_t len, size_t max_batch, flow_batch_t *out, flow_error_t *err)

@@ -133,9 +133,10 @@ static void post_flows(flow_server_t *s, h2o_req_t *req)
         count_rejected(s, 400);
         return ft_httpd_send_error(req, 400, "Idempotency-Key", -1, "an Idempotency-Key is 1 to %zu bytes", sizeof(j->key) - 1);
     }
-    if (key != NULL)
+    if (key != NULL) { /* the body's hash tells a retry from another batch under the same key */
         memcpy(j->key, key, kl);
-    SHA256((const unsigned char *)(req->entity.base ? req->entity.base : ""), req->entity.len, j->hash);
+        SHA256((const unsigned char *)(req->entity.base ? req->entity.base : ""), req->entity.len, j->hash);
+    }
     ft_buf_init(&j->answer);
     j->data = req;
     flow_writer_submit(&s->writer, j); /* answered from on_done, once committed */
