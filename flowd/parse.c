@@ -88,9 +88,11 @@ static int merge(flow_batch_t *b, flow_error_t *err)
     for (size_t i = 0; i < b->n && status == 0; i++) {
         if (o > 0 && flow_key_cmp(&out[o - 1], p[i]) == 0) {
             flow_record_t *d = &out[o - 1];
-            if (d->bytes_rx > INT64_MAX - p[i]->bytes_rx || d->bytes_tx > INT64_MAX - p[i]->bytes_tx)
+            if (d->bytes_rx > INT64_MAX - p[i]->bytes_rx || d->bytes_tx > INT64_MAX - p[i]->bytes_tx) {
                 status = fail(err, 409, "bytes_rx", -1, "the batch's own sums for %s/%s/%s hour %lld pass 2^63-1", d->src_app,
                               d->dest_app, d->vpc_id, (long long)d->hour);
+                break;
+            }
             d->bytes_rx += p[i]->bytes_rx;
             d->bytes_tx += p[i]->bytes_tx;
         } else {
