@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "cache.h"
+#include "httpd.h"
 #include "log.h"
 #include "query.h"
 #include "reply.h"
@@ -151,24 +152,6 @@ static int same_origin(const api_request_t *req)
     return 0;
 }
 
-static int bearer_ok(const api_ctx_t *ctx, const api_request_t *req)
-{
-    static const char scheme[] = "Bearer ";
-    size_t sl = sizeof(scheme) - 1;
-    if (req->authorization == NULL || req->authorization_len <= sl || strncasecmp(req->authorization, scheme, sl) != 0)
-        return 0;
-    return ft_equal_ct(req->authorization + sl, req->authorization_len - sl, ctx->cfg.auth_token, strlen(ctx->cfg.auth_token));
-}
-
-/* application/json, with or without parameters (charset). */
-static int json_body(const api_request_t *req)
-{
-    static const char ct[] = "application/json";
-    size_t n = sizeof(ct) - 1;
-    return req->content_type != NULL && req->content_type_len >= n && strncasecmp(req->content_type, ct, n) == 0 &&
-           (req->content_type_len == n || req->content_type[n] == ';' || req->content_type[n] == ' ');
-}
-
 /*
  * What every request must pass before its route runs: size, then, for a
  * write, the browser's origin (a page of another site must not be able to
@@ -187,13 +170,13 @@ static int guard(api_ctx_t *ctx, const api_request_t *req, int method, api_respo
                            api_quote_len(req->origin_len), req->origin);
         return 1;
     }
-    if (ctx->cfg.auth_token != NULL && (write || ctx->cfg.auth_reads) && !bearer_ok(ctx, req)) {
+    if (ctx->cfg.auth_token != NULL && (write || ctx->cfg.auth_reads) && !ft_httpd_bearer_ok(req->authorization, req->authorization_len, ctx->cfg.auth_token)) {
         api_reply_error_at(ctx, res, 401, "Authorization", -1, "this %s needs 'Authorization: Bearer <token>' (--auth-token-file)",
                            write ? "write" : "read");
         res->www_authenticate = "Bearer realm=\"fabtel\"";
         return 1;
     }
-    if (write && req->body_len > 0 && !json_body(req)) {
+    if (write && req->body_len > 0 && !ft_httpd_is_json(req->content_type, req->content_type_len)) {
         api_reply_error_at(ctx, res, 415, "Content-Type", -1, "a request body must be application/json, not '%.*s'",
                            api_quote_len(req->content_type_len), req->content_type ? req->content_type : "");
         return 1;

@@ -91,14 +91,13 @@ static int guard(flow_server_t *s, h2o_req_t *req)
 {
     size_t n;
     const char *v = header(req, "content-type", &n);
-    if (v == NULL || n < 16 || strncasecmp(v, "application/json", 16) != 0 || (n > 16 && v[16] != ';' && v[16] != ' ')) {
+    if (!ft_httpd_is_json(v, n)) {
         ft_httpd_send_error(req, 415, "Content-Type", -1, "a flow batch is application/json");
         return 415;
     }
     if (s->cfg.auth_token != NULL) {
         v = header(req, "authorization", &n);
-        if (v == NULL || n <= 7 || strncasecmp(v, "Bearer ", 7) != 0 ||
-            !ft_equal_ct(v + 7, n - 7, s->cfg.auth_token, strlen(s->cfg.auth_token))) {
+        if (!ft_httpd_bearer_ok(v, n, s->cfg.auth_token)) {
             ft_httpd_send_error(req, 401, "Authorization", -1, "a write needs 'Authorization: Bearer <token>'");
             return 401;
         }

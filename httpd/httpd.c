@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #include "json.h"
 #include "log.h"
@@ -91,6 +92,22 @@ void ft_httpd_destroy(ft_httpd_t *s)
     h2o_evloop_run(loop, 0); /* let the loop free the sockets closed above */
     free(queue);             /* libh2o 2.2's h2o_multithread_destroy_queue() closes the queue but does not free it */
     h2o_evloop_destroy(loop);
+}
+
+int ft_httpd_is_json(const char *ct, size_t len)
+{
+    static const char json[] = "application/json";
+    size_t n = sizeof(json) - 1;
+    return ct != NULL && len >= n && strncasecmp(ct, json, n) == 0 && (len == n || ct[n] == ';' || ct[n] == ' ');
+}
+
+int ft_httpd_bearer_ok(const char *auth, size_t len, const char *token)
+{
+    static const char scheme[] = "Bearer ";
+    size_t sl = sizeof(scheme) - 1;
+    if (auth == NULL || len <= sl || strncasecmp(auth, scheme, sl) != 0)
+        return 0;
+    return ft_equal_ct(auth + sl, len - sl, token, strlen(token));
 }
 
 const char *ft_httpd_reason(int status)

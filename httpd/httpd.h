@@ -56,6 +56,12 @@ int ft_httpd_init(ft_httpd_t *s, int listen_fd, size_t max_body, double request_
 int ft_httpd_drain(ft_httpd_t *s, double grace_s);
 void ft_httpd_destroy(ft_httpd_t *s);
 
+/* Header checks every daemon's write guard makes (pure; NULL headers are absent ones). */
+/* Content-Type is application/json, with or without parameters (charset). */
+int ft_httpd_is_json(const char *content_type, size_t len);
+/* Authorization is "Bearer <token>" (the scheme case-insensitive), the token compared in constant time. */
+int ft_httpd_bearer_ok(const char *authorization, size_t len, const char *token);
+
 /* The reason phrase of a status. */
 const char *ft_httpd_reason(int status);
 
