@@ -15,7 +15,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fabtel_test import Env, check, free_port, report  # noqa: E402
+from fabtel_test import Env, check, free_port, report, unlink_segment  # noqa: E402
 
 CANON = [{"src_app": "foo", "dest_app": "bar", "vpc_id": "vpc-0", "bytes_tx": 100, "bytes_rx": 300, "hour": 1},
          {"src_app": "foo", "dest_app": "bar", "vpc_id": "vpc-0", "bytes_tx": 200, "bytes_rx": 600, "hour": 1},
@@ -263,6 +263,7 @@ def main():
         apid.stop()
     finally:
         env.cleanup()
+        unlink_segment(env.shm + "-flows")
     return report("integration_flowd")
 
 

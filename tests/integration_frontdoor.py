@@ -343,6 +343,7 @@ def main():
             s.shutdown()
         env.cleanup()
         unlink_segment(shm)
+        unlink_segment(env.shm + "-stale")
     return report("integration_frontdoor")
 
 

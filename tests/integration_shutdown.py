@@ -13,7 +13,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fabtel_test import Env, check, http_get, report  # noqa: E402
+from fabtel_test import Env, check, http_get, report, unlink_segment  # noqa: E402
 
 
 def worker_exits(text):
@@ -193,6 +193,7 @@ def main():
         test_grace_expires(env)
     finally:
         env.cleanup()
+        unlink_segment(env.shm + "-none")
     return report("integration_shutdown")
 
 
