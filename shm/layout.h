@@ -65,6 +65,7 @@
 #define FT_MINUTES 1440u  /* 24 h of per-minute buckets */
 #define FT_HIST_BUCKETS 128u
 #define FT_API_MAX_WORKERS 256u
+#define FT_SHM_HIST_PATH_WORDS 128u /* 1024 bytes of history file path */
 
 /* Capacity limits a segment may declare; validation refuses anything else. */
 #define FT_MAX_SWITCHES_LIMIT (1u << 22)
@@ -168,7 +169,11 @@ typedef struct ft_shm_header {
     _Atomic uint64_t writer_pid;   /* pid of the ingestd holding the writer lock, 0 when none */
     _Atomic uint64_t writer_started_ns;
     _Atomic uint64_t ingest_state; /* 0 ok, 1 failing */
-    uint8_t _reserved1[FT_SHM_HEADER_SIZE - 352];
+    /* The history file (shm/history.h) ingestd records into: its epoch (0: no history) and absolute path,
+     * NUL-padded; written by ft_shm_history_announce(), read by ft_shm_history_path() (segment.h). */
+    _Atomic uint64_t history_epoch;
+    _Atomic uint64_t history_path[FT_SHM_HIST_PATH_WORDS];
+    uint8_t _reserved1[FT_SHM_HEADER_SIZE - 360 - FT_SHM_HIST_PATH_WORDS * 8];
 } ft_shm_header_t;
 
 _Static_assert(offsetof(ft_shm_header_t, magic) == 0, "magic first");
@@ -182,6 +187,7 @@ _Static_assert(offsetof(ft_shm_header_t, sl_body_off) == 144, "layout");
 _Static_assert(offsetof(ft_shm_header_t, _reserved0) == 152, "layout");
 _Static_assert(offsetof(ft_shm_header_t, gen) == 256, "generation on its own cache line");
 _Static_assert(offsetof(ft_shm_header_t, confirmed_ns) == 320, "layout");
+_Static_assert(offsetof(ft_shm_header_t, history_epoch) == 352, "layout");
 _Static_assert(sizeof(ft_shm_header_t) == FT_SHM_HEADER_SIZE, "header is one page");
 _Static_assert(sizeof(_Atomic uint64_t) == 8 && _Alignof(_Atomic uint64_t) == 8, "words are plain 8-byte words");
 

@@ -310,3 +310,36 @@ void ft_shm_wake_readers(ft_shm_t *s)
 {
     syscall(SYS_futex, gen_futex_word(s), FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
+
+void ft_shm_history_announce(ft_shm_t *s, const char *path, uint64_t epoch)
+{
+    ft_shm_header_t *h = s->hdr;
+    char words[FT_SHM_HIST_PATH_WORDS * 8] = {0};
+    if (path != NULL)
+        snprintf(words, sizeof(words), "%s", path);
+    atomic_store_explicit(&h->history_epoch, 0, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    ft_seq_store_words(h->history_path, words, FT_SHM_HIST_PATH_WORDS);
+    atomic_store_explicit(&h->history_epoch, path != NULL ? epoch : 0, memory_order_release);
+}
+
+uint64_t ft_shm_history_path(const ft_shm_t *s, char *out, size_t outsz)
+{
+    const ft_shm_header_t *h = s->hdr;
+    char words[FT_SHM_HIST_PATH_WORDS * 8 + 1];
+    for (int tries = 0; tries < 16; tries++) {
+        uint64_t e = atomic_load_explicit(&h->history_epoch, memory_order_acquire);
+        if (e == 0)
+            break;
+        ft_seq_load_words(words, h->history_path, FT_SHM_HIST_PATH_WORDS);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&h->history_epoch, memory_order_relaxed) != e)
+            continue;
+        words[FT_SHM_HIST_PATH_WORDS * 8] = 0;
+        snprintf(out, outsz, "%s", words);
+        return e;
+    }
+    if (outsz > 0)
+        out[0] = 0;
+    return 0;
+}

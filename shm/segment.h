@@ -110,6 +110,16 @@ static inline void ft_shm_set_writer(ft_shm_t *s, uint64_t pid, uint64_t started
 }
 
 /*
+ * The history file's announcement. Writer: epoch 0, release fence, path,
+ * then the epoch with release. Reader: epoch (acquire), path, acquire fence,
+ * epoch again: a path copied while it changed comes back with another epoch
+ * (a new file always has a new random epoch), so a torn path is never used.
+ */
+void ft_shm_history_announce(ft_shm_t *s, const char *path, uint64_t epoch);
+/* The announced history file: its epoch (0: no history) with the path in out (outsz >= 1025 bytes). */
+uint64_t ft_shm_history_path(const ft_shm_t *s, char *out, size_t outsz);
+
+/*
  * Waiting for the next generation without spinning: the writer wakes every
  * waiter after each publish (a futex wake on the generation word, shared
  * across processes through the mapping), so a waiter costs no CPU while it

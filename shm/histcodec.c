@@ -1,0 +1,334 @@
+#include "histcodec.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+static const double p10[16] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
+static inline uint64_t zz(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static inline int64_t unzz(uint64_t u) { return (int64_t)(u >> 1) ^ -(int64_t)(u & 1); }
+
+static inline size_t put_varint(uint8_t *o, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        o[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    o[n++] = (uint8_t)v;
+    return n;
+}
+
+static inline int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t r = 0;
+    for (unsigned shift = 0; shift < 70 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        if (shift == 63 && b > 1)
+            return -EPROTO;
+        r |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = r;
+            return 0;
+        }
+    }
+    return -EPROTO;
+}
+
+static inline size_t put_u64(uint8_t *o, uint64_t v)
+{
+    memcpy(o, &v, 8);
+    return 8;
+}
+
+static inline int get_u64(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    if (end - *p < 8)
+        return -EPROTO;
+    memcpy(v, *p, 8);
+    *p += 8;
+    return 0;
+}
+
+static inline double as_double(uint64_t bits)
+{
+    double d;
+    memcpy(&d, &bits, 8);
+    return d;
+}
+
+static inline uint64_t as_bits(double d)
+{
+    uint64_t b;
+    memcpy(&b, &d, 8);
+    return b;
+}
+
+static inline uint64_t null_of(uint32_t col)
+{
+    return ft_hist_col_type(col) == FT_COL_FLOAT ? FT_CELL_NULL_FLOAT : FT_CELL_NULL_INT;
+}
+
+void ft_hist_codec_init(ft_hist_codec_t *c, const uint32_t *cols, uint32_t ncols, int64_t first_t)
+{
+    memset(c, 0, sizeof(*c));
+    c->ncols = ncols > FT_HIST_MAX_COLS ? FT_HIST_MAX_COLS : ncols;
+    memcpy(c->cols, cols, c->ncols * sizeof(uint32_t));
+    c->t = first_t;
+    c->first = 1;
+}
+
+/* x == m / 10^e exactly, |m| < 2^53, and not -0.0: the decimal round-trips. */
+static int decimal_of(double x, unsigned e, int64_t *m)
+{
+    double s = x * p10[e];
+    if (!(fabs(s) < 9007199254740992.0) || (x == 0 && signbit(x)))
+        return 0;
+    int64_t r = llround(s);
+    if ((double)r / p10[e] != x)
+        return 0;
+    *m = r;
+    return 1;
+}
+
+static size_t enc_float(ft_hist_codec_t *c, uint32_t i, uint8_t *o, uint64_t bits)
+{
+    double x = as_double(bits);
+    int64_t m;
+    if (c->e[i] != FT_HIST_E_RAW && decimal_of(x, c->e[i], &m)) {
+        size_t n = put_varint(o, zz(m - (int64_t)c->prev[i]) << 1);
+        c->prev[i] = (uint64_t)m;
+        return n;
+    }
+    for (unsigned e = 0; e < FT_HIST_E_RAW; e++)
+        if (decimal_of(x, e, &m)) {
+            size_t n = put_varint(o, (uint64_t)e << 1 | 1);
+            n += put_varint(o + n, zz(m));
+            c->e[i] = (uint8_t)e;
+            c->prev[i] = (uint64_t)m;
+            return n;
+        }
+    size_t n = put_varint(o, (uint64_t)FT_HIST_E_RAW << 1 | 1);
+    n += put_u64(o + n, bits);
+    c->e[i] = FT_HIST_E_RAW;
+    c->prev[i] = 0;
+    return n;
+}
+
+static int dec_float(ft_hist_codec_t *c, uint32_t i, const uint8_t **p, const uint8_t *end, uint64_t *bits)
+{
+    uint64_t v;
+    if (get_varint(p, end, &v) != 0)
+        return -EPROTO;
+    int64_t m;
+    if (!(v & 1)) {
+        if (c->e[i] >= FT_HIST_E_RAW)
+            return -EPROTO;
+        m = (int64_t)(c->prev[i] + (uint64_t)unzz(v >> 1));
+    } else if ((v >> 1) < FT_HIST_E_RAW) {
+        uint64_t u;
+        if (get_varint(p, end, &u) != 0)
+            return -EPROTO;
+        c->e[i] = (uint8_t)(v >> 1);
+        m = unzz(u);
+    } else if ((v >> 1) == FT_HIST_E_RAW) {
+        c->e[i] = FT_HIST_E_RAW;
+        c->prev[i] = 0;
+        return get_u64(p, end, bits);
+    } else {
+        return -EPROTO;
+    }
+    c->prev[i] = (uint64_t)m;
+    *bits = as_bits((double)m / p10[c->e[i]]);
+    return 0;
+}
+
+size_t ft_hist_enc_raw(ft_hist_codec_t *c, uint8_t *out, int64_t t, const uint64_t *cells)
+{
+    int64_t dt = c->first ? 0 : t - c->t;
+    int absent = 0;
+    for (uint32_t i = 0; i < c->ncols; i++)
+        absent |= cells[i] == null_of(c->cols[i]);
+    size_t n = put_varint(out, zz(dt - c->dt) << 1 | (uint64_t)absent);
+    if (absent) {
+        size_t nb = (c->ncols + 7) / 8;
+        memset(out + n, 0, nb);
+        for (uint32_t i = 0; i < c->ncols; i++)
+            if (cells[i] == null_of(c->cols[i]))
+                out[n + i / 8] |= (uint8_t)(1u << (i % 8));
+        n += nb;
+    }
+    for (uint32_t i = 0; i < c->ncols; i++) {
+        if (cells[i] == null_of(c->cols[i]))
+            continue;
+        if (ft_hist_col_type(c->cols[i]) == FT_COL_FLOAT) {
+            n += enc_float(c, i, out + n, cells[i]);
+        } else {
+            n += put_varint(out + n, zz((int64_t)(cells[i] - c->prev[i])));
+            c->prev[i] = cells[i];
+        }
+    }
+    c->t = t, c->dt = dt, c->first = 0;
+    return n;
+}
+
+int ft_hist_dec_raw(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, int64_t *t, uint64_t *cells)
+{
+    if (*p >= end)
+        return 0;
+    uint64_t h;
+    if (get_varint(p, end, &h) != 0)
+        return -EPROTO;
+    int64_t dt = (int64_t)((uint64_t)c->dt + (uint64_t)unzz(h >> 1));
+    if ((c->first && dt != 0) || (!c->first && dt <= 0))
+        return -EPROTO; /* the writer only appends strictly later samples */
+    const uint8_t *bitmap = NULL;
+    if (h & 1) {
+        size_t nb = (c->ncols + 7) / 8;
+        if ((size_t)(end - *p) < nb)
+            return -EPROTO;
+        bitmap = *p;
+        *p += nb;
+    }
+    for (uint32_t i = 0; i < c->ncols; i++) {
+        if (bitmap != NULL && (bitmap[i / 8] >> (i % 8) & 1)) {
+            cells[i] = null_of(c->cols[i]);
+        } else if (ft_hist_col_type(c->cols[i]) == FT_COL_FLOAT) {
+            if (dec_float(c, i, p, end, &cells[i]) != 0)
+                return -EPROTO;
+        } else {
+            uint64_t v;
+            if (get_varint(p, end, &v) != 0)
+                return -EPROTO;
+            c->prev[i] += (uint64_t)unzz(v);
+            cells[i] = c->prev[i];
+        }
+    }
+    c->t = (int64_t)((uint64_t)c->t + (uint64_t)dt), c->dt = dt, c->first = 0;
+    *t = c->t;
+    return 1;
+}
+
+static size_t enc_agg(ft_hist_codec_t *c, uint32_t i, uint8_t *o, const ft_hist_agg_t *a)
+{
+    size_t n = put_varint(o, a->count);
+    if (a->count == 0)
+        return n;
+    int counter = ft_hist_col_counter(c->cols[i]);
+    if (ft_hist_col_type(c->cols[i]) == FT_COL_FLOAT) {
+        const uint64_t w[6] = {a->first, a->min, a->max, a->last, a->dsum, as_bits(a->dsq)};
+        for (int k = 0; k < 6; k++)
+            n += put_u64(o + n, w[k]);
+        if (counter)
+            n += put_u64(o + n, a->inc);
+    } else {
+        n += put_varint(o + n, zz((int64_t)(a->first - c->prev[i])));
+        n += put_varint(o + n, zz((int64_t)(a->min - a->first)));
+        n += put_varint(o + n, zz((int64_t)(a->max - a->first)));
+        n += put_varint(o + n, zz((int64_t)(a->last - a->first)));
+        n += put_varint(o + n, zz((int64_t)a->dsum));
+        n += put_u64(o + n, as_bits(a->dsq));
+        if (counter)
+            n += put_varint(o + n, a->inc);
+        c->prev[i] = a->last;
+    }
+    return n;
+}
+
+static int dec_agg(ft_hist_codec_t *c, uint32_t i, const uint8_t **p, const uint8_t *end, ft_hist_agg_t *a)
+{
+    memset(a, 0, sizeof(*a));
+    if (get_varint(p, end, &a->count) != 0)
+        return -EPROTO;
+    if (a->count == 0)
+        return 0;
+    int counter = ft_hist_col_counter(c->cols[i]);
+    uint64_t w[6];
+    if (ft_hist_col_type(c->cols[i]) == FT_COL_FLOAT) {
+        for (int k = 0; k < 6; k++)
+            if (get_u64(p, end, &w[k]) != 0)
+                return -EPROTO;
+        a->first = w[0], a->min = w[1], a->max = w[2], a->last = w[3], a->dsum = w[4], a->dsq = as_double(w[5]);
+        return counter ? get_u64(p, end, &a->inc) : 0;
+    }
+    for (int k = 0; k < 5; k++)
+        if (get_varint(p, end, &w[k]) != 0)
+            return -EPROTO;
+    a->first = c->prev[i] + (uint64_t)unzz(w[0]);
+    a->min = a->first + (uint64_t)unzz(w[1]);
+    a->max = a->first + (uint64_t)unzz(w[2]);
+    a->last = a->first + (uint64_t)unzz(w[3]);
+    a->dsum = (uint64_t)unzz(w[4]);
+    uint64_t sq;
+    if (get_u64(p, end, &sq) != 0 || (counter && get_varint(p, end, &a->inc) != 0))
+        return -EPROTO;
+    a->dsq = as_double(sq);
+    c->prev[i] = a->last;
+    return 0;
+}
+
+size_t ft_hist_enc_roll(ft_hist_codec_t *c, uint8_t *out, int64_t minute, const ft_hist_agg_t *aggs)
+{
+    size_t n = put_varint(out, (uint64_t)(c->first ? 0 : minute - c->t));
+    for (uint32_t i = 0; i < c->ncols; i++)
+        n += enc_agg(c, i, out + n, &aggs[i]);
+    c->t = minute, c->first = 0;
+    return n;
+}
+
+int ft_hist_dec_roll(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, int64_t *minute, ft_hist_agg_t *aggs)
+{
+    if (*p >= end)
+        return 0;
+    uint64_t d;
+    if (get_varint(p, end, &d) != 0 || (c->first && d != 0) || (!c->first && (d == 0 || d > (1ULL << 40))))
+        return -EPROTO;
+    for (uint32_t i = 0; i < c->ncols; i++)
+        if (dec_agg(c, i, p, end, &aggs[i]) != 0)
+            return -EPROTO;
+    c->t += (int64_t)d, c->first = 0;
+    *minute = c->t;
+    return 1;
+}
+
+static void agg_add_float(ft_hist_agg_t *a, int counter, double x, int have_prev, double prev)
+{
+    if (a->count == 0) {
+        a->first = a->min = a->max = as_bits(x);
+        a->dsum = as_bits(0.0), a->dsq = 0, a->inc = as_bits(0.0);
+    }
+    double f = as_double(a->first), d = x - f;
+    if (x < as_double(a->min))
+        a->min = as_bits(x);
+    if (x > as_double(a->max))
+        a->max = as_bits(x);
+    a->last = as_bits(x);
+    a->dsum = as_bits(as_double(a->dsum) + d);
+    a->dsq += d * d;
+    if (counter && have_prev && x >= prev)
+        a->inc = as_bits(as_double(a->inc) + (x - prev));
+    a->count++;
+}
+
+void ft_hist_agg_add(ft_hist_agg_t *a, uint32_t col, uint64_t v, int have_prev, uint64_t prev)
+{
+    int counter = ft_hist_col_counter(col);
+    if (ft_hist_col_type(col) == FT_COL_FLOAT) {
+        agg_add_float(a, counter, as_double(v), have_prev, as_double(prev));
+        return;
+    }
+    if (a->count == 0)
+        a->first = a->min = a->max = v, a->dsum = 0, a->dsq = 0, a->inc = 0;
+    if ((int64_t)v < (int64_t)a->min)
+        a->min = v;
+    if ((int64_t)v > (int64_t)a->max)
+        a->max = v;
+    a->last = v;
+    int64_t d = (int64_t)(v - a->first);
+    a->dsum += (uint64_t)d;
+    a->dsq += (double)d * (double)d;
+    if (counter && have_prev)
+        a->inc += ft_hist_increase_u64(prev, v);
+    a->count++;
+}
