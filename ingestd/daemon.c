@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "statedir.h"
 #include "stats.h"
 #include "util.h"
 
@@ -315,6 +316,51 @@ static int open_segment(ingestd_t *d)
     return 0;
 }
 
+/*
+ * The history file in the state directory, announced in the segment so readers find it. A file this build
+ * cannot use is refused (ingestd does not start) and left as it is; 0 bytes: no history, announced as none.
+ */
+static int open_history(ingestd_t *d)
+{
+    if (d->cfg.history_bytes <= 0) {
+        ft_shm_history_announce(&d->shm, NULL, 0);
+        ft_info("event=history_off reason=\"--history-bytes 0\"");
+        return 0;
+    }
+    char why[600], path[4200];
+    ft_state_dir_t sd;
+    int r = ft_state_dir_open(&sd, d->cfg.state_dir, why, sizeof(why));
+    if (r == 0 && (r = ft_state_path(&sd, FT_HIST_FILE, path, sizeof(path))) != 0)
+        snprintf(why, sizeof(why), "state directory path too long");
+    if (r != 0) {
+        ft_error("event=start_refused reason=\"%s\"", why);
+        return r;
+    }
+    int created;
+    uint64_t recovered;
+    r = ft_hist_writer_open(&d->hist, path, (uint64_t)d->cfg.history_bytes, d->cfg.cap.max_switches,
+                            (int64_t)(d->cfg.history_sync_s * 1000), &created, &recovered, why, sizeof(why));
+    if (r != 0) {
+        ft_error("event=start_refused history=%s reason=\"%s\"", path, why);
+        return r;
+    }
+    d->hist_open = 1;
+    d->model.hist = &d->hist;
+    const ft_hist_header_t *h = d->hist.map.hdr;
+    if (!created && h->total_size != (uint64_t)d->cfg.history_bytes)
+        ft_warn("event=history_size_kept history=%s bytes=%" PRIu64 " asked=%" PRId64
+                " reason=\"an existing history keeps its size; move it away (after --history-export) to change it\"",
+                path, h->total_size, d->cfg.history_bytes);
+    if (recovered > 0)
+        ft_warn("event=history_recovered history=%s series_moved=%" PRIu64 " reason=\"the last writer did not close it\"", path,
+                recovered);
+    ft_info("event=history_open history=%s created=%d bytes=%" PRIu64 " raw_blocks=%" PRIu64 " rollup_blocks=%" PRIu64
+            " entries=%" PRIu64 " epoch=%016" PRIx64,
+            path, created, h->total_size, h->raw_blocks, h->roll_blocks, (uint64_t)atomic_load(&h->nentries), h->epoch);
+    ft_shm_history_announce(&d->shm, path, h->epoch);
+    return 0;
+}
+
 int ingestd_init(ingestd_t *d, const ingestd_config_t *cfg)
 {
     memset(d, 0, sizeof(*d));
@@ -336,7 +382,7 @@ int ingestd_init(ingestd_t *d, const ingestd_config_t *cfg)
         ft_error("event=bad_config flag=--column-scales reason=\"%s\"", why);
         return r;
     }
-    if ((r = open_segment(d)) != 0)
+    if ((r = open_segment(d)) != 0 || (r = open_history(d)) != 0)
         return r;
 
     d->loop = h2o_evloop_create();
@@ -365,6 +411,8 @@ void ingestd_destroy(ingestd_t *d)
         ft_shm_set_writer(&d->shm, 0, 0);
     ft_info("event=stopped generation=%" PRIu64 " published=%" PRIu64 " unchanged=%" PRIu64 " failed=%" PRIu64, d->model.gen,
             d->published, d->unchanged, d->failed);
+    if (d->hist_open)
+        ft_hist_writer_close(&d->hist);
     ft_shm_close(&d->shm);
     if (d->lock_fd >= 0)
         close(d->lock_fd);

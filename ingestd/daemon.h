@@ -29,6 +29,7 @@
 
 #include "batch.h"
 #include "model.h"
+#include "histwrite.h"
 #include "segment.h"
 
 typedef struct ingestd_config {
@@ -37,6 +38,9 @@ typedef struct ingestd_config {
     int64_t max_body_bytes;
     ft_shm_capacity_t cap;
     const char *counter_columns, *column_scales; /* column kinds (ingest_model_set_kinds) */
+    const char *state_dir;  /* --state-dir (NULL: $STATE_DIRECTORY or /var/lib/fabtel), where history.ft lives */
+    int64_t history_bytes;  /* 0: no history */
+    double history_sync_s;  /* start write-back of the history file this often */
 } ingestd_config_t;
 
 typedef struct ingestd {
@@ -45,6 +49,8 @@ typedef struct ingestd {
     int lock_fd;
     ingest_model_t model;
     ingest_batch_t batch;
+    ft_hist_writer_t hist; /* the history file, when --history-bytes > 0 */
+    int hist_open;
 
     h2o_loop_t *loop;
     h2o_multithread_queue_t *queue;

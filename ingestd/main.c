@@ -14,7 +14,9 @@
 static int configure(int argc, char **argv, ingestd_config_t *cfg)
 {
     const char *source = "http://127.0.0.1:9001/counters", *shm_name = "/fabtel", *log_level = "info", *log_file = "";
-    const char *counters = "port_xmit_data,port_rcv_data,symbol_error,link_downed", *scales = "";
+    const char *counters = "port_xmit_data,port_rcv_data,symbol_error,link_downed", *scales = "", *state_dir = "";
+    int64_t history_bytes = 512LL << 20;
+    double history_sync = 5;
     double interval = 10, timeout = 5, wait = 25, backoff_max = 5, forget_after = 3600;
     int64_t max_switches = 16384, max_counters = 64, slots = 4, text_bytes = 0, body_bytes = 0, max_body = 64 << 20;
     const ft_opt_t opts[] = {
@@ -33,6 +35,10 @@ static int configure(int argc, char **argv, ingestd_config_t *cfg)
          1LL << 36},
         {"counter-columns", FT_OPT_STR, &counters, "A,B", "cumulative columns (counters; the others are gauges)", 0, 0},
         {"column-scales", FT_OPT_STR, &scales, "A=N,B=N", "what one unit of a column is worth (UFM data counters: 4 bytes)", 0, 0},
+        {"state-dir", FT_OPT_STR, &state_dir, "DIR", "where history.ft lives (default $STATE_DIRECTORY, else /var/lib/fabtel)", 0, 0},
+        {"history-bytes", FT_OPT_I64, &history_bytes, "BYTES", "size of the history file (0: no history)", 0, 1LL << 44},
+        {"history-sync", FT_OPT_F64, &history_sync, "SECONDS", "start write-back of history this often (what a power loss costs)", 0,
+         3600},
         {"max-body-bytes", FT_OPT_I64, &max_body, "BYTES", "largest CSV body accepted", 1024, 1LL << 32},
         {"log-level", FT_OPT_STR, &log_level, "LEVEL", "debug, info, warn or error", 0, 0},
         {"log-file", FT_OPT_STR, &log_file, "PATH", "log to this file instead of stderr (reopened on SIGHUP)", 0, 0},
@@ -57,6 +63,9 @@ static int configure(int argc, char **argv, ingestd_config_t *cfg)
         .max_body_bytes = max_body,
         .counter_columns = counters,
         .column_scales = scales,
+        .state_dir = state_dir,
+        .history_bytes = history_bytes,
+        .history_sync_s = history_sync,
         .cap = {(uint32_t)max_switches, (uint32_t)max_counters, (uint32_t)slots,
                 (uint64_t)(text_bytes ? text_bytes : max_switches * 128), (uint64_t)(body_bytes ? body_bytes : max_switches * 1024)},
     };

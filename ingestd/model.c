@@ -647,6 +647,26 @@ static void write_slot(ingest_model_t *m, ft_slot_writer_t *w, uint32_t si)
         ft_slot_write_hdr(w, (unsigned)hdr[i][0], hdr[i][1]);
 }
 
+/*
+ * History records generation n before the segment publishes it (shm/histwrite.h): every numeric column of
+ * every present, non-stale switch; rows given back close their switch's series. Text is not history.
+ */
+static void record_history(ingest_model_t *m, uint64_t n, uint64_t now_ns)
+{
+    ft_hist_writer_t *h = m->hist;
+    for (uint32_t c = 0; c < m->ncols; c++)
+        ft_hist_set_column(h, c, m->cols[c].name, m->cols[c].len, m->cols[c].type, m->cols[c].kind);
+    ft_hist_begin(h, n, (int64_t)(now_ns / 1000000));
+    for (uint32_t r = 0; r < m->nrows; r++) {
+        const ingest_row_t *row = &m->rows[r];
+        if (!row->used)
+            ft_hist_forget_row(h, r);
+        else if (row->present && !row->stale)
+            ft_hist_put_row(h, r, row->incarnation, row->name, row->len, &m->vals[(uint64_t)r * m->cap.max_counters], m->ncols);
+    }
+    ft_hist_end(h);
+}
+
 int ingest_model_publish(ingest_model_t *m, ft_shm_t *shm, uint64_t now_ns)
 {
     uint64_t n = m->gen + 1;
@@ -662,6 +682,8 @@ int ingest_model_publish(ingest_model_t *m, ft_shm_t *shm, uint64_t now_ns)
         ft_slot_write_body(&w, p->json.data, p->json.len, p->gz.len ? p->gz.data : NULL, p->gz.len);
     else
         ft_slot_write_body(&w, NULL, 0, NULL, 0); /* none: readers render it themselves */
+    if (m->hist != NULL)
+        record_history(m, n, now_ns); /* before W3: a reader that sees generation n finds it in history */
     ft_slot_publish(&w, now_ns); /* W3 */
     m->gen = n;
     return 0;

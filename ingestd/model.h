@@ -40,6 +40,7 @@
 
 #include "batch.h"
 #include "buf.h"
+#include "histwrite.h"
 #include "layout.h"
 #include "prerender.h"
 #include "segment.h"
@@ -98,6 +99,7 @@ typedef struct ingest_model {
     size_t parsed_cap;
     uint8_t newtype[FT_MAX_COUNTERS_LIMIT + 1]; /* header column j -> type of a column new in this body */
     ingest_prerender_t pre; /* the unfiltered ListMetrics, rendered once per generation */
+    ft_hist_writer_t *hist; /* NULL: no history; else every publish records into it first */
 } ingest_model_t;
 
 int ingest_model_init(ingest_model_t *m, const ft_shm_capacity_t *cap, uint64_t forget_after_ns);

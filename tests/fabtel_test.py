@@ -98,8 +98,14 @@ class Env:
         p.url = "http://127.0.0.1:%d/counters" % p.port()
         return p
 
+    def state_dir(self, shm=None):
+        """One state directory per segment name, so that two ingestds of one test never share a history file."""
+        return os.path.join(self.dir, "state" + (shm or self.shm).replace("/", "-"))
+
     def ingestd(self, source, *args, shm=None):
-        return self.start("ingestd/fabtel-ingestd", "--source", source, "--shm-name", shm or self.shm, *args)
+        # A 64 MiB history by default (later flags win); tests of history pass their own.
+        return self.start("ingestd/fabtel-ingestd", "--source", source, "--shm-name", shm or self.shm,
+                          "--state-dir", self.state_dir(shm), "--history-bytes", str(64 << 20), *args)
 
     def shmdump(self, *args, shm=None):
         r = subprocess.run([self.bin("tools/shmdump/shmdump"), "--shm-name", shm or self.shm] + list(args),
