@@ -48,6 +48,7 @@ static void drop_list_copies(api_ctx_t *ctx)
 void api_ctx_destroy(api_ctx_t *ctx)
 {
     drop_list_copies(ctx);
+    api_history_detach(ctx);
     ft_buf_destroy(&ctx->scratch);
     api_cache_destroy(ctx->cache);
     free(ctx->query);

@@ -57,6 +57,8 @@ typedef struct api_config {
     int auth_reads;
     api_upstream_t upstreams[API_UPSTREAMS];
     double forward_timeout_s; /* an upstream silent this long: 504 */
+    size_t hist_max_points;        /* /telemetry/history: points per series (steps past it) */
+    size_t hist_max_answer_points; /* /telemetry/history: series x points per answer (400 past it) */
 } api_config_t;
 
 typedef struct api_ctx {
@@ -75,6 +77,8 @@ typedef struct api_ctx {
     struct api_list_filter *filter; /* ListMetrics filter indices (allocated once) */
     struct api_cache *cache;        /* answers by (epoch, generation, URI): apid/cache.h */
     char query_buf[8192];           /* the request's query without its ?wait= (apid/api.c: strip_wait) */
+    struct ft_hist_reader *hist;    /* the history file the segment names (apid/history.c), mapped on first use */
+    uint64_t hist_epoch;            /* its epoch; 0: not mapped */
 } api_ctx_t;
 
 /* The longest a conditional read may be held for the next generation (?wait=S). */

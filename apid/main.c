@@ -23,7 +23,7 @@ int main(int argc, char **argv)
     int64_t workers = 0, max_uri = 8192;
     double stale_after = 30, shutdown_grace = 5, forward_timeout = 30, request_timeout = 10;
     const char *orchd = "http://127.0.0.1:8082", *flowd = "http://127.0.0.1:8081", *auth_token_file = "";
-    int64_t max_body = 8 << 20;
+    int64_t max_body = 8 << 20, hist_max_points = 1000, hist_max_answer = 200000;
     int auth_reads = 0;
     const ft_opt_t opts[] = {
         {"listen", FT_OPT_STR, &listen, "ADDR:PORT", "where to answer HTTP (port 0: any free port; loopback by default)", 0, 0},
@@ -40,6 +40,8 @@ int main(int argc, char **argv)
         {"request-timeout", FT_OPT_F64, &request_timeout, "SECONDS", "a request not read whole by then, or an idle keep-alive, is closed", 0.1, 3600},
         {"shutdown-grace", FT_OPT_F64, &shutdown_grace, "SECONDS", "on stop, how long answers in flight may take to finish", 0, 3600},
         {"prom-counters", FT_OPT_STR, &prom_counters, "A,B", "more columns /metrics types as counters (besides those ingestd's --counter-columns marks)", 0, 0},
+        {"history-max-points", FT_OPT_I64, &hist_max_points, "N", "/telemetry/history: points per series before steps are used", 1, 1000000},
+        {"history-max-answer-points", FT_OPT_I64, &hist_max_answer, "N", "/telemetry/history: series x points per answer (400 past it)", 1, 100000000},
         {"log-level", FT_OPT_STR, &log_level, "LEVEL", "debug, info, warn or error", 0, 0},
         {"log-file", FT_OPT_STR, &log_file, "PATH", "log to this file instead of stderr (reopened on SIGHUP)", 0, 0},
     };
@@ -83,6 +85,8 @@ int main(int argc, char **argv)
         .auth_reads = auth_reads,
         .upstreams = {{"orchd", orchd}, {"flowd", flowd}},
         .forward_timeout_s = forward_timeout,
+        .hist_max_points = (size_t)hist_max_points,
+        .hist_max_answer_points = (size_t)hist_max_answer,
     };
     api_master_config_t cfg = {listen, (unsigned)workers, api, shutdown_grace, request_timeout};
     return api_master_run(&cfg, &sig.stop, &sig.reopen);

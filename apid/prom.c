@@ -40,7 +40,7 @@ static void histogram(ft_buf_t *b, const char *name, const char *help, const uin
     uint32_t i = 0;
     for (uint32_t e = 0; e <= 26; e++) { /* le = 2^e microseconds, 1 µs .. 67 s */
         uint64_t le_us = 1ULL << e;
-        while (i < FT_HIST_BUCKETS && ft_hist_upper_us(i) <= le_us)
+        while (i < FT_HIST_BUCKETS && ft_lathist_upper_us(i) <= le_us)
             cum += hist[i++];
         put(b, "%s_bucket{le=\"%.6g\"} %" PRIu64 "\n", name, (double)le_us / 1e6, cum);
     }

@@ -47,5 +47,8 @@ void api_counters(api_ctx_t *ctx, const api_request_t *req, api_response_t *res)
 void api_performance(api_ctx_t *ctx, const api_request_t *req, api_response_t *res);  /* status.c */
 void api_health(api_ctx_t *ctx, const api_request_t *req, api_response_t *res);       /* status.c */
 void api_metrics(api_ctx_t *ctx, const api_request_t *req, api_response_t *res);      /* status.c */
+void api_history(api_ctx_t *ctx, const api_request_t *req, api_response_t *res);      /* history.c */
+/* Unmap the worker's history file (api_ctx_destroy). */
+void api_history_detach(api_ctx_t *ctx);
 
 #endif

@@ -56,8 +56,8 @@ static void api_figures(json_t *o, const ft_api_summary_t *a)
     put_ms(o, "min_api_latency_ms", a->lat_min_us);
     json_object_set_new(o, "avg_api_latency_ms", json_real(a->requests ? ms(a->lat_sum_us) / (double)a->requests : 0.0));
     put_ms(o, "max_api_latency_ms", a->lat_max_us);
-    put_ms(o, "p50_api_latency_ms", ft_hist_quantile_us(a->hist, 0.50));
-    put_ms(o, "p99_api_latency_ms", ft_hist_quantile_us(a->hist, 0.99));
+    put_ms(o, "p50_api_latency_ms", ft_lathist_quantile_us(a->hist, 0.50));
+    put_ms(o, "p99_api_latency_ms", ft_lathist_quantile_us(a->hist, 0.99));
     put_int(o, "total_api_client_errors_24", a->client_errors);
 }
 

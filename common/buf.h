@@ -10,6 +10,8 @@
 #define FT_BUF_H
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +67,23 @@ static inline int ft_buf_append(ft_buf_t *b, const void *p, size_t n)
 static inline int ft_buf_puts(ft_buf_t *b, const char *s)
 {
     return ft_buf_append(b, s, strlen(s));
+}
+
+/* printf onto the end (short pieces: a JSON key, a number); -ENOMEM like append. */
+static inline int ft_buf_appendf(ft_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline int ft_buf_appendf(ft_buf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || ft_buf_reserve(b, (size_t)n + 1) != 0)
+        return -ENOMEM;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
 }
 
 #endif

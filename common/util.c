@@ -350,3 +350,69 @@ int ft_read_secret(const char *path, char *out, size_t outsz, char *why, size_t 
     }
     return 0;
 }
+
+/* n digits at s as a number; -1 when one is not a digit. */
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)" */
+static int parse_rfc3339(const char *s, size_t len, int64_t *ms)
+{
+    if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':')
+        return -EINVAL;
+    int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2), h = digits(s + 11, 2), mi = digits(s + 14, 2),
+        sec = digits(s + 17, 2);
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || sec > 60 ||
+        (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))))
+        return -EINVAL;
+    size_t i = 19;
+    int64_t frac_ms = 0;
+    if (i < len && s[i] == '.') {
+        size_t start = ++i;
+        int64_t scale = 100;
+        for (; i < len && s[i] >= '0' && s[i] <= '9'; i++, scale /= 10)
+            frac_ms += (s[i] - '0') * scale;
+        if (i == start)
+            return -EINVAL;
+    }
+    int64_t offset_s = 0;
+    if (i + 1 == len && (s[i] == 'Z' || s[i] == 'z')) {
+        offset_s = 0;
+    } else if (i + 6 == len && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
+        int oh = digits(s + i + 1, 2), om = digits(s + i + 4, 2);
+        if (oh < 0 || oh > 23 || om < 0 || om > 59)
+            return -EINVAL;
+        offset_s = (s[i] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+    } else {
+        return -EINVAL;
+    }
+    /* days since the epoch (proleptic Gregorian), without timegm's dependence on the environment */
+    int yy = mo <= 2 ? y - 1 : y;
+    int64_t era = yy / 400, yoe = yy - era * 400, mp = (mo + 9) % 12, doy = (153 * mp + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy, days = era * 146097 + doe - 719468;
+    *ms = ((days * 86400 + h * 3600 + mi * 60 + (sec > 59 ? 59 : sec)) - offset_s) * 1000 + frac_ms;
+    return 0;
+}
+
+int ft_parse_time_ms(const char *s, size_t len, int64_t *ms)
+{
+    if (len >= 20 && s[4] == '-')
+        return parse_rfc3339(s, len, ms);
+    double v;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '.'))
+            return -EINVAL; /* Unix seconds: plain decimal, no sign, no exponent */
+    if (ft_parse_f64(s, len, &v) != 0 || v < 0 || v > 253402300799.0)
+        return -EINVAL;
+    *ms = (int64_t)llround(v * 1000.0);
+    return 0;
+}

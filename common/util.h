@@ -48,6 +48,12 @@ size_t ft_fmt_double(char *out, double v);
  */
 int ft_parse_i64(const char *s, size_t len, int64_t *out);
 int ft_parse_f64(const char *s, size_t len, double *out);
+/*
+ * A point in time for a query: RFC 3339 ("2026-12-06T01:00:00Z", "…:00.250+01:00") or Unix seconds as a
+ * decimal ("1765000000.5"), into ms since the epoch. 0, or -EINVAL for anything else (NaN, inf, a date
+ * that does not exist, a year outside 1970..9999).
+ */
+int ft_parse_time_ms(const char *s, size_t len, int64_t *ms);
 
 /* "127.0.0.1:8080", "[::1]:0", "*:8080", ":8080" → sockaddr. 0 or -EINVAL. */
 int ft_parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len);

@@ -7,7 +7,7 @@
 
 #define READ_TRIES 64
 
-uint32_t ft_hist_index(uint64_t us)
+uint32_t ft_lathist_index(uint64_t us)
 {
     if (us < 4)
         return (uint32_t)us;
@@ -16,7 +16,7 @@ uint32_t ft_hist_index(uint64_t us)
     return i < FT_HIST_BUCKETS ? i : FT_HIST_BUCKETS - 1;
 }
 
-uint64_t ft_hist_upper_us(uint32_t i)
+uint64_t ft_lathist_upper_us(uint32_t i)
 {
     if (i < 4)
         return i + 1;
@@ -26,7 +26,7 @@ uint64_t ft_hist_upper_us(uint32_t i)
     return (1ULL << e) + ((uint64_t)(sub + 1) << (e - 2));
 }
 
-uint64_t ft_hist_quantile_us(const uint64_t *hist, double q)
+uint64_t ft_lathist_quantile_us(const uint64_t *hist, double q)
 {
     uint64_t total = 0;
     for (uint32_t i = 0; i < FT_HIST_BUCKETS; i++)
@@ -39,9 +39,9 @@ uint64_t ft_hist_quantile_us(const uint64_t *hist, double q)
     for (uint32_t i = 0; i < FT_HIST_BUCKETS; i++) {
         seen += hist[i];
         if (seen >= rank)
-            return ft_hist_upper_us(i);
+            return ft_lathist_upper_us(i);
     }
-    return ft_hist_upper_us(FT_HIST_BUCKETS - 1);
+    return ft_lathist_upper_us(FT_HIST_BUCKETS - 1);
 }
 
 static inline void add(_Atomic uint64_t *w, uint64_t d)
@@ -84,7 +84,7 @@ void ft_ingest_stats_record(ft_ingest_stats_t *st, uint64_t now_ns, ft_ingest_ou
         }
     }
     add(&st->total_dur_sum_us, dur_us);
-    add(&st->hist_total[ft_hist_index(dur_us)], 1);
+    add(&st->hist_total[ft_lathist_index(dur_us)], 1);
     add(&b->rows_rejected, rows_rejected);
     add(&st->total_rows_rejected, rows_rejected);
     uint64_t n = ft_seq_load(&b->count) + ft_seq_load(&b->failures);
@@ -93,7 +93,7 @@ void ft_ingest_stats_record(ft_ingest_stats_t *st, uint64_t now_ns, ft_ingest_ou
         ft_seq_store(&b->dur_min_us, dur_us);
     if (dur_us > ft_seq_load(&b->dur_max_us))
         ft_seq_store(&b->dur_max_us, dur_us);
-    add(&b->hist[ft_hist_index(dur_us)], 1);
+    add(&b->hist[ft_lathist_index(dur_us)], 1);
     ft_seq_store(&st->last_duration_us, dur_us);
     ft_seqcount_write_end(&st->seq);
 }
@@ -184,10 +184,10 @@ void ft_api_stats_record(ft_api_worker_stats_t *w, uint64_t now_ns, int route, i
         ft_seq_store(&b->lat_min_us, lat_us);
     if (lat_us > ft_seq_load(&b->lat_max_us))
         ft_seq_store(&b->lat_max_us, lat_us);
-    add(&b->hist[ft_hist_index(lat_us)], 1);
+    add(&b->hist[ft_lathist_index(lat_us)], 1);
     if (route >= 0 && (unsigned)route < FT_ROUTES)
         add(&w->by_route_status[route][ft_status_class(status)], 1);
-    add(&w->hist_total[ft_hist_index(lat_us)], 1);
+    add(&w->hist_total[ft_lathist_index(lat_us)], 1);
     add(&w->lat_sum_us_total, lat_us);
     ft_seqcount_write_end(&w->seq);
 }

@@ -21,11 +21,11 @@
 
 #include "layout.h"
 
-uint32_t ft_hist_index(uint64_t us);
+uint32_t ft_lathist_index(uint64_t us);
 /* Upper bound, in microseconds, of what bucket i holds. */
-uint64_t ft_hist_upper_us(uint32_t i);
+uint64_t ft_lathist_upper_us(uint32_t i);
 /* The q-quantile (0 < q <= 1) of a histogram, as its bucket's upper bound; 0 when empty. */
-uint64_t ft_hist_quantile_us(const uint64_t *hist, double q);
+uint64_t ft_lathist_quantile_us(const uint64_t *hist, double q);
 
 typedef enum { FT_INGEST_PUBLISHED, FT_INGEST_UNCHANGED, FT_INGEST_FAILED } ft_ingest_outcome_t;
 

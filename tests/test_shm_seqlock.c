@@ -56,17 +56,17 @@ static void test_hist(void)
 {
     uint32_t prev = 0;
     for (uint64_t us = 0; us < 5000000; us = us * 2 + 1) {
-        uint32_t i = ft_hist_index(us);
+        uint32_t i = ft_lathist_index(us);
         CHECK(i >= prev, "index not monotonic at %" PRIu64, us);
-        CHECK(ft_hist_upper_us(i) > us, "bucket %u upper %" PRIu64 " must exceed %" PRIu64, i, ft_hist_upper_us(i), us);
-        CHECK(i == 0 || ft_hist_upper_us(i - 1) <= us, "bucket %u lower bound above %" PRIu64, i, us);
+        CHECK(ft_lathist_upper_us(i) > us, "bucket %u upper %" PRIu64 " must exceed %" PRIu64, i, ft_lathist_upper_us(i), us);
+        CHECK(i == 0 || ft_lathist_upper_us(i - 1) <= us, "bucket %u lower bound above %" PRIu64, i, us);
         prev = i;
     }
     uint64_t h[FT_HIST_BUCKETS] = {0};
     for (int k = 0; k < 99; k++)
-        h[ft_hist_index(100)]++;
-    h[ft_hist_index(10000)]++;
-    uint64_t p50 = ft_hist_quantile_us(h, 0.5), p99 = ft_hist_quantile_us(h, 0.99), p100 = ft_hist_quantile_us(h, 1.0);
+        h[ft_lathist_index(100)]++;
+    h[ft_lathist_index(10000)]++;
+    uint64_t p50 = ft_lathist_quantile_us(h, 0.5), p99 = ft_lathist_quantile_us(h, 0.99), p100 = ft_lathist_quantile_us(h, 1.0);
     CHECK(p50 > 100 && p50 <= 120, "p50 of 99x100us + 1x10ms: got %" PRIu64, p50);
     CHECK(p99 > 100 && p99 <= 120, "p99: 99 of 100 samples are 100us, got %" PRIu64, p99);
     CHECK(p100 > 10000 && p100 <= 12000, "max bucket: got %" PRIu64, p100);
@@ -125,7 +125,7 @@ static void test_api_merge(void)
     CHECK_EQ_U64(s.by_route_status[ROUTE_B][FT_STATUS_5XX], 1);
     CHECK_EQ_U64(s.by_route_status[ROUTE_LAST][FT_STATUS_200], 1);
     CHECK_EQ_U64(s.lat_sum_us_total, 98 * 100 + 200 + 50000 + 200);
-    uint64_t p99 = ft_hist_quantile_us(s.hist, 0.99);
+    uint64_t p99 = ft_lathist_quantile_us(s.hist, 0.99);
     CHECK(p99 >= 200 && p99 < 260, "p99 from merged histograms: 101 of 102 under ~200us, got %" PRIu64, p99);
     free(w);
 }

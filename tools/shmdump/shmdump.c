@@ -156,8 +156,8 @@ static void print_stats(const ft_shm_t *shm)
         printf("failures by cause ");
         for (int c = 0; c < FT_FAIL_KNOWN; c++)
             printf(" %s=%" PRIu64, ft_fail_cause_label(c), in.failures_by_cause[c]);
-        printf("\ningest 24h p50/p99 %.3f / %.3f ms\n", (double)ft_hist_quantile_us(in.hist, 0.5) / 1000,
-               (double)ft_hist_quantile_us(in.hist, 0.99) / 1000);
+        printf("\ningest 24h p50/p99 %.3f / %.3f ms\n", (double)ft_lathist_quantile_us(in.hist, 0.5) / 1000,
+               (double)ft_lathist_quantile_us(in.hist, 0.99) / 1000);
     }
     ft_api_seg_t seg;
     char why[400];
@@ -186,12 +186,12 @@ static void print_stats(const ft_shm_t *shm)
             continue;
         printf("%-7" PRIu64 " %-8" PRIu64 " %12" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64 " %9.3f %9.3f %9" PRIu64 "\n", i,
                (uint64_t)atomic_load(&w->pid), one.requests_total, one.requests, one.failures, one.client_errors,
-               (double)ft_hist_quantile_us(one.hist, 0.5) / 1000, (double)ft_hist_quantile_us(one.hist, 0.99) / 1000,
+               (double)ft_lathist_quantile_us(one.hist, 0.5) / 1000, (double)ft_lathist_quantile_us(one.hist, 0.99) / 1000,
                one.seqlock_retries);
     }
     printf("%-7s %-8s %12" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64 " %9.3f %9.3f %9" PRIu64 "\n", "all", "", all.requests_total,
-           all.requests, all.failures, all.client_errors, (double)ft_hist_quantile_us(all.hist, 0.5) / 1000,
-           (double)ft_hist_quantile_us(all.hist, 0.99) / 1000, all.seqlock_retries);
+           all.requests, all.failures, all.client_errors, (double)ft_lathist_quantile_us(all.hist, 0.5) / 1000,
+           (double)ft_lathist_quantile_us(all.hist, 0.99) / 1000, all.seqlock_retries);
     ft_api_seg_close(&seg, 0);
 }
 
