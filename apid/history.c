@@ -87,6 +87,14 @@ void api_history_detach(api_ctx_t *ctx)
     ctx->hist_epoch = 0;
 }
 
+int api_history_windows(api_ctx_t *ctx, uint64_t now_ns, ft_hist_windows_t *w)
+{
+    if (!ctx->attached || attach_history(ctx) != 0)
+        return -ENOENT;
+    ft_hist_windows(ctx->hist, (int64_t)(now_ns / 1000000), w);
+    return 0;
+}
+
 /* "a,b,c" into up to MAX_NAMES names; -E2BIG past it, -EINVAL for an empty name. */
 static int split_names(const ft_param_t *p, const char **out, size_t *lens, int *n)
 {

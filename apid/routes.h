@@ -50,5 +50,8 @@ void api_metrics(api_ctx_t *ctx, const api_request_t *req, api_response_t *res);
 void api_history(api_ctx_t *ctx, const api_request_t *req, api_response_t *res);      /* history.c */
 /* Unmap the worker's history file (api_ctx_destroy). */
 void api_history_detach(api_ctx_t *ctx);
+/* What the history budget keeps (shm/histread.h); -ENOENT when there is no history. For /telemetry/performance. */
+struct ft_hist_windows;
+int api_history_windows(api_ctx_t *ctx, uint64_t now_ns, struct ft_hist_windows *w);
 
 #endif

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "apistats.h"
+#include "histread.h"
 #include "prom.h"
 #include "reply.h"
 #include "routes.h"
@@ -61,6 +62,18 @@ static void api_figures(json_t *o, const ft_api_summary_t *a)
     put_int(o, "total_api_client_errors_24", a->client_errors);
 }
 
+/* What the history budget keeps at the current rate; null without history. */
+static void history_figures(api_ctx_t *ctx, json_t *o, uint64_t now)
+{
+    ft_hist_windows_t w;
+    int have = api_history_windows(ctx, now, &w) == 0;
+    json_object_set_new(o, "history_window_s", have ? json_real(w.raw_s) : json_null());
+    json_object_set_new(o, "history_rollup_window_s", have ? json_real(w.rollup_s) : json_null());
+    json_object_set_new(o, "history_bytes_per_sample", have ? json_real(w.bytes_per_sample) : json_null());
+    json_object_set_new(o, "history_bytes", have ? json_integer((json_int_t)w.total_bytes) : json_null());
+    json_object_set_new(o, "history_series", have ? json_integer((json_int_t)w.entries) : json_null());
+}
+
 void api_performance(api_ctx_t *ctx, const api_request_t *req, api_response_t *res)
 {
     (void)req;
@@ -81,6 +94,7 @@ void api_performance(api_ctx_t *ctx, const api_request_t *req, api_response_t *r
     json_object_set_new(o, "data_age_ms", data ? json_integer((json_int_t)ft_shm_data_age_ms(&ctx->shm, now)) : json_null());
     put_int(o, "generation", data ? ft_shm_generation(&ctx->shm) : 0);
     put_int(o, "seqlock_retries", a.seqlock_retries);
+    history_figures(ctx, o, now);
     api_reply_json(ctx, res, 200, o);
 }
 

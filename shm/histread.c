@@ -466,8 +466,11 @@ void ft_hist_windows(ft_hist_reader_t *r, int64_t now_ms, ft_hist_windows_t *out
     out->raw_s = ring_window(r, 0, now_ms);
     out->rollup_s = ring_window(r, 1, now_ms);
     uint64_t sc = ld(&h->samples_closed), bc = ld(&h->bytes_closed);
-    out->bytes_per_sample = sc ? (double)bc / (double)sc : 0;
     out->samples = ld(&h->samples_total);
+    /* Full blocks say it exactly; before any is full, every block handed out over every sample bounds it from above. */
+    out->bytes_per_sample = sc                ? (double)bc / (double)sc
+                            : out->samples ? (double)ld(&h->raw_head) * FT_HIST_BLOCK / (double)out->samples
+                                           : 0;
     out->entries = ft_hist_nentries(r);
     out->counters = ft_hist_ncounters(r);
     out->gen = ld_acq(&h->gen);

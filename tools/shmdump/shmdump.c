@@ -19,6 +19,7 @@
 
 #include "apistats.h"
 #include "buf.h"
+#include "histdump.h"
 #include "log.h"
 #include "opt.h"
 #include "render.h"
@@ -143,6 +144,7 @@ static void print_header(const ft_shm_t *shm)
         printf("ingest 24h    %" PRIu64 " ok (%" PRIu64 " unchanged), %" PRIu64 " failed, %" PRIu64 " rows rejected, duration ms min %.3f avg %.3f max %.3f\n",
                s.count, s.unchanged, s.failures, s.rows_rejected, (double)s.dur_min_us / 1000,
                s.attempts ? (double)s.dur_sum_us / (double)s.attempts / 1000 : 0.0, (double)s.dur_max_us / 1000);
+    shmdump_history_header(shm);
 }
 
 /* Ingest figures (data segment) and apid's per-worker figures (the "-api" segment), both read-only. */
@@ -309,7 +311,8 @@ static int watch_loop(const ft_shm_t *shm, const char *only, double seconds, int
 int main(int argc, char **argv)
 {
     const char *shm_name = "/fabtel", *only = NULL;
-    int json = 0, csv = 0, header_only = 0, stats = 0;
+    int json = 0, csv = 0, header_only = 0, stats = 0, export = 0;
+    shmdump_hist_args_t ha = {0};
     double watch = 0;
     const ft_opt_t opts[] = {
         {"shm-name", FT_OPT_STR, &shm_name, "NAME", "data segment to read", 0, 0},
@@ -319,6 +322,11 @@ int main(int argc, char **argv)
         {"header", FT_OPT_BOOL, &header_only, "", "print only the segment header", 0, 0},
         {"stats", FT_OPT_BOOL, &stats, "", "also print ingest and per-worker API figures", 0, 0},
         {"watch", FT_OPT_F64, &watch, "[SECONDS]", "refresh in place every SECONDS (1 when given alone) until Ctrl-C", 0, 3600},
+        {"history", FT_OPT_STR, &ha.switch_id, "SWITCH METRIC", "print a series' points from the history file (all incarnations)", 0, 0},
+        {"history-metric", FT_OPT_STR, &ha.metric, "METRIC", "(the METRIC of --history)", 0, 0},
+        {"from", FT_OPT_STR, &ha.from, "TIME", "--history: from (RFC 3339 or Unix seconds; default 15 min before --to)", 0, 0},
+        {"to", FT_OPT_STR, &ha.to, "TIME", "--history: to (default now)", 0, 0},
+        {"history-export", FT_OPT_BOOL, &export, "", "write all of history as CSV (samples and rollup minutes): its backup", 0, 0},
     };
     /* --watch takes an optional value: a bare --watch means every second. */
     char *args[64];
@@ -327,6 +335,10 @@ int main(int argc, char **argv)
         args[nargs++] = argv[a];
         if (strcmp(argv[a], "--watch") == 0 && (a + 1 >= argc || strncmp(argv[a + 1], "--", 2) == 0))
             args[nargs++] = "1";
+        if (strcmp(argv[a], "--history") == 0 && a + 2 < argc) { /* --history SWITCH METRIC */
+            args[nargs++] = argv[++a];
+            args[nargs++] = "--history-metric";
+        }
     }
     argc = nargs;
     argv = args;
@@ -342,6 +354,17 @@ int main(int argc, char **argv)
     }
     if (watch > 0)
         return watch_loop(&shm, only, watch, stats);
+    if (ha.switch_id != NULL || export) {
+        if (ha.switch_id != NULL && ha.metric == NULL) {
+            fprintf(stderr, "shmdump: --history takes a switch and a metric: --history SWITCH METRIC\n");
+            ft_shm_close(&shm);
+            return 2;
+        }
+        ha.json = json, ha.csv = csv;
+        r = export ? shmdump_history_export(&shm) : shmdump_history_print(&shm, &ha);
+        ft_shm_close(&shm);
+        return r;
+    }
     int rc = 0;
     dump_t d = {0};
     ft_buf_init(&d.cells);
