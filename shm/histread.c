@@ -177,12 +177,14 @@ static int copy_block(ft_hist_reader_t *r, int rollup, uint64_t pos, uint32_t en
 #else
         (void)s;
 #endif
+#ifndef FT_HIST_NO_RECHECK
         if (dst[FT_HB_POS] != pos || ft_hist_owner_entry(dst[FT_HB_OWNER]) != entry ||
             ft_hist_owner_kind(dst[FT_HB_OWNER]) != (rollup ? FT_HIST_KIND_ROLLUP : FT_HIST_KIND_RAW))
             return -1;
-#ifndef FT_HIST_NO_RECHECK
         if (ft_hist_block_crc(dst, used) != (uint32_t)(dst[FT_HB_USED] >> 32))
             return -1;
+#else
+        (void)entry;
 #endif
         return 0;
     }

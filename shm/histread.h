@@ -12,8 +12,9 @@
  * first block that fails, newest to oldest: what is served is always what
  * was written, maybe less of it.
  *
- * Building with FT_HIST_NO_RECHECK compiles the re-check and the CRC out;
- * only the torn-read stress test does that, to prove they are needed.
+ * Building with FT_HIST_NO_RECHECK compiles every check of a copy out (the
+ * seqcount re-check, pos and owner, the CRC); only the torn-read stress test
+ * does that, to prove they are needed.
  *
  * Thread safety: a reader is private to its thread. Errors: 0 or a negative
  * errno (-ENOENT no such switch or counter, -EPROTO a file refused).

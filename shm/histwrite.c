@@ -360,7 +360,7 @@ static void open_block(ft_hist_writer_t *w, ft_hist_row_state_t *rs, int rollup,
     ft_hist_header_t *h = w->map.hdr;
     ft_hist_open_block_t *o = rollup ? &rs->roll : &rs->raw;
     if (!rollup && o->pos1 != 0 && block_fits(w, o, 0, rs->ncols, 0)) {
-        st(&h->samples_closed, ld(&h->samples_closed) + o->nrec);
+        st(&h->samples_closed, ld(&h->samples_closed) + o->nrec * rs->ncols); /* a record holds one sample per column */
         st(&h->bytes_closed, ld(&h->bytes_closed) + FT_HIST_BLOCK);
     }
     _Atomic uint64_t *headw = rollup ? &h->roll_head : &h->raw_head;
