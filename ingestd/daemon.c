@@ -351,7 +351,7 @@ static int open_history(ingestd_t *d)
         ft_warn("event=history_size_kept history=%s bytes=%" PRIu64 " asked=%" PRId64
                 " reason=\"an existing history keeps its size; move it away (after --history-export) to change it\"",
                 path, h->total_size, d->cfg.history_bytes);
-    if (recovered > 0)
+    if (d->hist.unclean)
         ft_warn("event=history_recovered history=%s series_moved=%" PRIu64 " reason=\"the last writer did not close it\"", path,
                 recovered);
     ft_info("event=history_open history=%s created=%d bytes=%" PRIu64 " raw_blocks=%" PRIu64 " rollup_blocks=%" PRIu64

@@ -230,7 +230,7 @@ int ft_hist_writer_open(ft_hist_writer_t *w, const char *path, uint64_t bytes, u
     w->rows = calloc(max_rows, sizeof(*w->rows));
     if (w->rows == NULL || build_index(w) != 0)
         return -ENOMEM;
-    if (ld(&w->map.hdr->writer_pid) != 0)
+    if ((w->unclean = ld(&w->map.hdr->writer_pid) != 0))
         *recovered = recover_ring(&w->map, 0) + recover_ring(&w->map, 1);
     st(&w->map.hdr->writer_pid, (uint64_t)getpid());
     w->gen = ld(&w->map.hdr->gen);

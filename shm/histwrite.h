@@ -73,6 +73,7 @@ typedef struct ft_hist_writer {
     int64_t t_ms, sync_every_ms, last_sync_ms;
     uint64_t samples;
     int warned_full, warned_cols;
+    int unclean; /* the last writer did not close the file: it was scanned on open */
     uint8_t scratch[FT_HIST_ROLL_REC_MAX > FT_HIST_RAW_REC_MAX ? FT_HIST_ROLL_REC_MAX : FT_HIST_RAW_REC_MAX];
 } ft_hist_writer_t;
 
