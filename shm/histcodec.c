@@ -181,8 +181,8 @@ int ft_hist_dec_raw(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, i
     if (get_varint(p, end, &h) != 0)
         return -EPROTO;
     int64_t dt = (int64_t)((uint64_t)c->dt + (uint64_t)unzz(h >> 1));
-    if ((c->first && dt != 0) || (!c->first && dt <= 0))
-        return -EPROTO; /* the writer only appends strictly later samples */
+    if ((c->first && dt != 0) || (!c->first && (dt <= 0 || dt > INT64_MAX - c->t)))
+        return -EPROTO; /* the writer only appends strictly later samples, and time does not wrap */
     const uint8_t *bitmap = NULL;
     if (h & 1) {
         size_t nb = (c->ncols + 7) / 8;
