@@ -55,6 +55,7 @@ int ingest_model_init(ingest_model_t *m, const ft_shm_capacity_t *cap, uint64_t 
 
 void ingest_model_destroy(ingest_model_t *m)
 {
+    ingest_helper_destroy(&m->helper);
     ft_buf_destroy(&m->text_arena);
     free(m->cols);
     free(m->rows);
@@ -651,8 +652,10 @@ static void write_slot(ingest_model_t *m, ft_slot_writer_t *w, uint32_t si)
  * History records generation n before the segment publishes it (shm/histwrite.h): every numeric column of
  * every present, non-stale switch; rows given back close their switch's series. Text is not history.
  */
-static void record_history(ingest_model_t *m, uint64_t n, uint64_t now_ns)
+static void record_history(void *arg)
 {
+    ingest_model_t *m = arg;
+    uint64_t n = m->hist_gen, now_ns = m->hist_now_ns;
     ft_hist_writer_t *h = m->hist;
     for (uint32_t c = 0; c < m->ncols; c++)
         ft_hist_set_column(h, c, m->cols[c].name, m->cols[c].len, m->cols[c].type, m->cols[c].kind);
@@ -674,6 +677,13 @@ int ingest_model_publish(ingest_model_t *m, ft_shm_t *shm, uint64_t now_ns)
     ft_slot_write_begin(&w, shm, n); /* W1 */
     write_slot(m, &w, (uint32_t)(n % shm->hdr->nslots));
     ft_slot_write_hdr(&w, FT_SLOT_COLLECTED_NS, now_ns);
+    /* History records n on the helper thread while the body renders: both only read the model and the slot. */
+    if (m->hist != NULL) {
+        if (!m->helper.started && ingest_helper_init(&m->helper) != 0)
+            ft_warn("event=history_helper_unavailable reason=\"no thread: history is recorded inline\"");
+        m->hist_gen = n, m->hist_now_ns = now_ns;
+        ingest_helper_run(&m->helper, record_history, m);
+    }
     /* The unfiltered ListMetrics, rendered from the slot itself through the readers' view. */
     ft_snap_t v;
     ft_snap_at(&v, shm, n);
@@ -683,7 +693,7 @@ int ingest_model_publish(ingest_model_t *m, ft_shm_t *shm, uint64_t now_ns)
     else
         ft_slot_write_body(&w, NULL, 0, NULL, 0); /* none: readers render it themselves */
     if (m->hist != NULL)
-        record_history(m, n, now_ns); /* before W3: a reader that sees generation n finds it in history */
+        ingest_helper_wait(&m->helper); /* before W3: a reader that sees generation n finds it in history */
     ft_slot_publish(&w, now_ns); /* W3 */
     m->gen = n;
     return 0;

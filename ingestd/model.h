@@ -40,6 +40,7 @@
 
 #include "batch.h"
 #include "buf.h"
+#include "helper.h"
 #include "histwrite.h"
 #include "layout.h"
 #include "prerender.h"
@@ -100,6 +101,8 @@ typedef struct ingest_model {
     uint8_t newtype[FT_MAX_COUNTERS_LIMIT + 1]; /* header column j -> type of a column new in this body */
     ingest_prerender_t pre; /* the unfiltered ListMetrics, rendered once per generation */
     ft_hist_writer_t *hist; /* NULL: no history; else every publish records into it first */
+    ingest_helper_t helper; /* records history while the body renders (ingestd/helper.h); started with the first record */
+    uint64_t hist_gen, hist_now_ns; /* the job's arguments */
 } ingest_model_t;
 
 int ingest_model_init(ingest_model_t *m, const ft_shm_capacity_t *cap, uint64_t forget_after_ns);

@@ -142,7 +142,8 @@ typedef struct ft_hist_header {
     _Atomic uint64_t samples_closed, bytes_closed; /* samples and bytes of full raw blocks: bytes per sample */
     _Atomic uint64_t samples_total;
     _Atomic uint64_t skipped_cols; /* numeric columns left out (past FT_HIST_MAX_COLS per switch or a full catalogue) */
-    uint8_t _reserved1[FT_HIST_HDR_BYTES - 256 - 88];
+    _Atomic uint64_t roll_records, roll_bytes; /* rollup records (switch-minutes) appended, and their payload bytes */
+    uint8_t _reserved1[FT_HIST_HDR_BYTES - 256 - 104];
 } ft_hist_header_t;
 
 _Static_assert(offsetof(ft_hist_header_t, cat_off) == 48, "history header layout");

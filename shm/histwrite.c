@@ -209,6 +209,13 @@ int ft_hist_writer_open(ft_hist_writer_t *w, const char *path, uint64_t bytes, u
     w->map.fd = -1;
     w->max_rows = max_rows;
     w->sync_every_ms = sync_every_ms;
+    w->col_version = 1;
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+        w->crc_table[i] = c;
+    }
     *created = 0;
     *recovered = 0;
     for (uint32_t c = 0; c < FT_MAX_COUNTERS_LIMIT; c++)
@@ -253,6 +260,15 @@ void ft_hist_writer_close(ft_hist_writer_t *w)
     w->map.fd = -1;
 }
 
+uint32_t ft_hist_crc32(const ft_hist_writer_t *w, uint32_t crc, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    crc = ~crc;
+    for (size_t i = 0; i < n; i++)
+        crc = w->crc_table[(crc ^ b[i]) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
 /* ---- catalogues ---- */
 
 static int64_t find_counter(ft_hist_writer_t *w, const char *name, uint32_t len)
@@ -281,6 +297,7 @@ void ft_hist_set_column(ft_hist_writer_t *w, uint32_t col, const char *name, uin
     if (w->col_sig[col] == sig)
         return;
     w->col_sig[col] = sig;
+    w->col_version++;
     if (type != FT_COL_INT && type != FT_COL_FLOAT) {
         w->col_ctr[col] = -1;
         return;
@@ -391,7 +408,7 @@ static void append(ft_hist_writer_t *w, ft_hist_open_block_t *o, int rollup, uin
     _Atomic uint64_t *blk = ft_hist_block(&w->map, rollup, o->pos1 - 1);
     ft_seqcount_write_begin(&blk[FT_HB_SEQ]);
     store_at(blk, ft_hist_payload_off(ncols) + o->used, w->scratch, n);
-    o->crc = (uint32_t)crc32(o->crc, w->scratch, (uInt)n);
+    o->crc = ft_hist_crc32(w, o->crc, w->scratch, n);
     o->used += (uint32_t)n;
     o->nrec++;
     st(&blk[FT_HB_LAST_T], (uint64_t)t);
@@ -414,6 +431,9 @@ static void flush_minute(ft_hist_writer_t *w, ft_hist_row_state_t *rs)
             open_block(w, rs, 1, rs->minute);
         size_t n = ft_hist_enc_roll(&rs->roll.codec, w->scratch, rs->minute, rs->agg);
         append(w, &rs->roll, 1, rs->ncols, n, rs->minute * 60000);
+        ft_hist_header_t *h = w->map.hdr;
+        st(&h->roll_records, ld(&h->roll_records) + 1);
+        st(&h->roll_bytes, ld(&h->roll_bytes) + n);
     }
     memset(rs->agg, 0, sizeof(rs->agg));
 }
@@ -467,6 +487,9 @@ static int bind_row(ft_hist_writer_t *w, ft_hist_row_state_t *rs, uint32_t row, 
 /* The columns this row records now; a change closes the minute and starts new blocks. */
 static void update_columns(ft_hist_writer_t *w, ft_hist_row_state_t *rs, uint32_t ncells)
 {
+    if (rs->col_version == w->col_version)
+        return; /* no column changed since this row's list was built */
+    rs->col_version = w->col_version;
     uint32_t cols[FT_HIST_MAX_COLS], from[FT_HIST_MAX_COLS], n = 0;
     for (uint32_t c = 0; c < ncells && c < FT_MAX_COUNTERS_LIMIT; c++) {
         if (w->col_ctr[c] < 0)

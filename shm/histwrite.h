@@ -51,6 +51,7 @@ typedef struct ft_hist_row_state {
     uint32_t entry, seg_inc;
     int bound;
     uint32_t ncols;
+    uint64_t col_version; /* the writer's col_version the list below was built at */
     uint32_t cols[FT_HIST_MAX_COLS];      /* ft_hist_col words of the open blocks */
     uint32_t model_col[FT_HIST_MAX_COLS]; /* the model column each comes from */
     uint64_t last[FT_HIST_MAX_COLS];      /* previous sample, for counters' increase */
@@ -74,6 +75,8 @@ typedef struct ft_hist_writer {
     uint64_t samples;
     int warned_full, warned_cols;
     int unclean; /* the last writer did not close the file: it was scanned on open */
+    uint64_t col_version; /* grows whenever a column's mapping changes; rows rebuild their column lists then */
+    uint32_t crc_table[256]; /* CRC-32 (zlib's polynomial) one byte at a time: appends are a few dozen bytes */
     uint8_t scratch[FT_HIST_ROLL_REC_MAX > FT_HIST_RAW_REC_MAX ? FT_HIST_ROLL_REC_MAX : FT_HIST_RAW_REC_MAX];
 } ft_hist_writer_t;
 
@@ -85,6 +88,9 @@ typedef struct ft_hist_writer {
 int ft_hist_writer_open(ft_hist_writer_t *w, const char *path, uint64_t bytes, uint32_t max_rows, int64_t sync_every_ms,
                         int *created, uint64_t *recovered, char *why, size_t whysz);
 void ft_hist_writer_close(ft_hist_writer_t *w);
+
+/* CRC-32 of n more bytes, the same value zlib's crc32() gives (the writer's appends; tests compare the two). */
+uint32_t ft_hist_crc32(const ft_hist_writer_t *w, uint32_t crc, const void *p, size_t n);
 
 /* A model column: its name, type (FT_COL_*) and kind. Text columns are not history. */
 void ft_hist_set_column(ft_hist_writer_t *w, uint32_t col, const char *name, uint32_t len, uint32_t type, ft_col_kind_t kind);

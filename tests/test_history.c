@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "check.h"
 #include "histread.h"
@@ -358,6 +359,24 @@ static void test_wrap_torn_stale_and_recovery(void)
     free(pts.p);
 }
 
+static void test_crc_matches_zlib(void)
+{
+    unlink(path);
+    ft_hist_writer_t w;
+    open_writer(&w, FT_HIST_MIN_BYTES);
+    uint8_t buf[1000];
+    for (size_t i = 0; i < sizeof(buf); i++)
+        buf[i] = (uint8_t)(i * 131 + 7);
+    uint32_t mine = 0, theirs = (uint32_t)crc32(0L, Z_NULL, 0);
+    for (size_t off = 0; off < sizeof(buf); off += 37) { /* in pieces, as appends come */
+        size_t n = sizeof(buf) - off < 37 ? sizeof(buf) - off : 37;
+        mine = ft_hist_crc32(&w, mine, buf + off, n);
+        theirs = (uint32_t)crc32(theirs, buf + off, (uInt)n);
+    }
+    CHECK(mine == theirs, "the writer's CRC-32 is zlib's (0x%08x vs 0x%08x)", mine, theirs);
+    ft_hist_writer_close(&w);
+}
+
 static void test_refusals(void)
 {
     unlink(path);
@@ -395,6 +414,7 @@ int main(void)
     test_restart_continues();
     test_rollups_match_samples();
     test_wrap_torn_stale_and_recovery();
+    test_crc_matches_zlib();
     test_refusals();
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

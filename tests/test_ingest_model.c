@@ -2,11 +2,13 @@
  * tests for ingestd/batch + ingestd/model: every row of the outcome table,
  * checked through the published segment as a reader sees it.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "batch.h"
 #include "check.h"
+#include "histread.h"
 #include "model.h"
 #include "render.h"
 #include "snapshot.h"
@@ -400,6 +402,59 @@ static void test_body_cap(void)
     ingest_batch_destroy(&b);
 }
 
+/*
+ * History through the model: every publish records the generation on the helper thread before the segment
+ * publishes it (a reader that sees generation g finds g), stale rows and text columns are not recorded, and a
+ * forgotten switch's series is closed. Run under TSan too (the helper thread and the render share the model).
+ */
+static void test_history_records(void)
+{
+    env_t e;
+    env_init(&e, cap_default, 2000000000ULL);
+    char dir[] = "/tmp/fabtel-test-model-hist-XXXXXX", path[128], why[256];
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    snprintf(path, sizeof(path), "%s/history.ft", dir);
+    ft_hist_writer_t w;
+    int created;
+    uint64_t recovered;
+    CHECK(ft_hist_writer_open(&w, path, FT_HIST_MIN_BYTES, cap_default.max_switches, 0, &created, &recovered, why, sizeof(why)) == 0,
+          "history: %s", why);
+    e.m.hist = &w;
+    ft_hist_reader_t r;
+    CHECK(ft_hist_reader_open(&r, path, why, sizeof(why)) == 0, "reader: %s", why);
+    int seen_every_gen = 1;
+    for (int g = 1; g <= 50; g++) {
+        char csv[512];
+        snprintf(csv, sizeof(csv), "%ssw-1,t,%d.5,%d,up\nsw-2,t,%s,%d,up\n", H, g, g * 100, g == 20 ? "bad" : "2.25", g * 7);
+        CHECK(ingest(&e, csv) == 0, "generation %d accepted: %s", g, e.res.why);
+        ft_hist_windows_t win;
+        ft_hist_windows(&r, 0, &win);
+        seen_every_gen &= win.gen >= gen(&e); /* history holds every generation the segment shows */
+    }
+    CHECK(seen_every_gen, "history's generation is never behind the segment's");
+    uint32_t id, type, scale;
+    int counter;
+    int64_t lat = ft_hist_find_counter(&r, "latency", 7, &type, &counter, &scale);
+    CHECK(lat >= 0 && type == FT_COL_FLOAT, "latency recorded as a float");
+    CHECK(ft_hist_find_counter(&r, "status", 6, &type, &counter, &scale) == -ENOENT, "the text column is not history");
+    CHECK(ft_hist_find_switch(&r, "sw-2", 4, &id, 1) == 1, "sw-2 recorded");
+    ft_hist_points_t p = {0};
+    ft_hist_read_raw(&r, id, (uint32_t)lat, 0, INT64_MAX, &p);
+    CHECK(p.n == 49, "sw-2's stale generation (a bad row) is not a sample: expected 49, got %zu", p.n);
+    free(p.p);
+    ingest(&e, "switch_id,timestamp,latency,port_xmit_data,status\nsw-1,t,1.5,1,up\n");
+    for (int k = 0; k < 3; k++) /* sw-2 absent past --forget-after: forgotten, its series closed */
+        ingest(&e, "switch_id,timestamp,latency,port_xmit_data,status\nsw-1,t,1.5,1,up\n");
+    ft_hist_entry_info_t info;
+    ft_hist_entry_info(&r, id, &info);
+    CHECK(info.closed_t != 0, "a forgotten switch's series is closed");
+    ft_hist_reader_close(&r);
+    env_destroy(&e); /* stops the helper before the writer goes */
+    ft_hist_writer_close(&w);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     test_all_good();
@@ -413,5 +468,6 @@ int main(void)
     test_stale_empty_text();
     test_column_kinds();
     test_body_cap();
+    test_history_records();
     return check_report("test_ingest_model");
 }

@@ -31,8 +31,8 @@ cmake --build build-asan -j"$jobs"
 
 stage "build + concurrency tests under TSan"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DFABTEL_SANITIZE=thread >/dev/null
-cmake --build build-tsan -j"$jobs" --target stress_seqlock test_flow stress_history
-(cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -R '^(stress_seqlock_threads|test_flow|stress_history_threads)$')
+cmake --build build-tsan -j"$jobs" --target stress_seqlock test_flow stress_history test_ingest_model
+(cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -R '^(stress_seqlock_threads|test_flow|stress_history_threads|test_ingest_model)$')
 stage "libFuzzer targets (clang), a short bounded run each"
 CC=clang cmake -S . -B build-fuzz -DFABTEL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j"$jobs"
