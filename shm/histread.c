@@ -397,16 +397,22 @@ int ft_hist_fold(ft_hist_reader_t *r, uint32_t entry, uint32_t ctr, int64_t from
 {
     if (step_ms <= 0 || nb == 0)
         return -EINVAL;
-    int64_t to = from + step_ms * (int64_t)nb - 1;
-    ft_hist_points_t pts = {0};
-    int rc = ft_hist_read_raw(r, entry, ctr, from, to, &pts);
-    if (rc == 0 && step_ms % 60000 == 0 && from % 60000 == 0 && pts.oldest_t > from) {
+    int64_t to = from + step_ms * (int64_t)nb - 1, raw_from = from;
+    int rc = 0;
+    if (step_ms % 60000 == 0 && from % 60000 == 0) {
+        /* Whole minutes: every rolled-up minute from its rollup (a few bytes each, whatever the sample rate),
+         * samples only after the newest one (the minute still being gathered). */
         ft_hist_minutes_t ms = {0};
         rc = ft_hist_read_minutes(r, entry, ctr, from / 60000, to / 60000, &ms);
-        if (rc == 0)
-            fold_minutes(&ms, from, step_ms, nb, rate, scale, pts.oldest_t, b);
+        if (rc == 0 && ms.n > 0) {
+            raw_from = (ms.m[ms.n - 1].minute + 1) * 60000;
+            fold_minutes(&ms, from, step_ms, nb, rate, scale, raw_from, b);
+        }
         free(ms.m);
     }
+    ft_hist_points_t pts = {0};
+    if (rc == 0 && raw_from <= to)
+        rc = ft_hist_read_raw(r, entry, ctr, raw_from, to, &pts);
     for (size_t i = 0; rc == 0 && i < pts.n; i++) {
         const ft_hist_point_t *p = &pts.p[i];
         size_t k = (size_t)((p->t - from) / step_ms);

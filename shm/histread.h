@@ -96,9 +96,10 @@ typedef struct ft_hist_bucket {
 } ft_hist_bucket_t;
 
 /*
- * Fold one series into nb buckets of step_ms from `from`: full resolution
- * where it reaches, rollup minutes before that (whole minutes only, when
- * step_ms is a multiple of a minute). rate: per-second rates of a counter,
+ * Fold one series into nb buckets of step_ms from `from`. Steps of whole
+ * minutes (from on a minute too) come from the rollup minutes and from the
+ * samples after the newest rolled-up minute (the minute being gathered);
+ * other steps from samples only. rate: per-second rates of a counter,
  * times `scale` (a decrease is a reset: no rate for that interval; a rollup
  * minute's rate is its increase over 60 s). 0, or a negative errno.
  */
