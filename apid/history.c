@@ -252,7 +252,7 @@ static void put_point_d(ft_buf_t *b, int *first, int64_t t, double v)
     num[n++] = '[';
     n += ft_fmt_i64(num + n, t);
     num[n++] = ',';
-    n += ft_fmt_double(num + n, v);
+    n += ft_fmt_double15(num + n, v); /* a computed figure: 15 significant digits */
     num[n++] = ']';
     ft_buf_append(b, num, n);
 }
@@ -323,20 +323,29 @@ static int render_steps(api_ctx_t *ctx, const hist_query_t *q, const hist_series
 static int choose_step(api_ctx_t *ctx, hist_query_t *q, const hist_series_t *s, int ns, ft_hist_points_t *pts, size_t *max_raw)
 {
     int needs_rollups = 0;
+    uint64_t most = 0;
     *max_raw = 0;
-    for (int i = 0; i < ns; i++) {
-        pts[i].n = 0;
-        int r = ft_hist_read_raw(ctx->hist, s[i].entry, s[i].ctr, q->from, q->to, &pts[i]);
-        if (r != 0)
-            return r;
-        if (pts[i].n > *max_raw)
-            *max_raw = pts[i].n;
+    if (q->step_given)
+        return 0;
+    for (int i = 0; i < ns; i++) { /* block headers only: a day of samples is not decoded to learn it is too many */
+        uint64_t n;
+        int64_t oldest;
+        ft_hist_raw_extent(ctx->hist, s[i].entry, q->from, q->to, &n, &oldest);
         ft_hist_entry_info_t e;
         ft_hist_entry_info(ctx->hist, s[i].entry, &e);
-        needs_rollups |= pts[i].oldest_t > q->from && e.created_t < pts[i].oldest_t;
+        most = n > most ? n : most;
+        needs_rollups |= oldest > q->from && e.created_t < oldest;
     }
-    if (q->step_given || (*max_raw <= ctx->cfg.hist_max_points && !needs_rollups))
+    if (most <= ctx->cfg.hist_max_points && !needs_rollups) {
+        for (int i = 0; i < ns; i++) {
+            pts[i].n = 0;
+            int r = ft_hist_read_raw(ctx->hist, s[i].entry, s[i].ctr, q->from, q->to, &pts[i]);
+            if (r != 0)
+                return r;
+            *max_raw = pts[i].n > *max_raw ? pts[i].n : *max_raw;
+        }
         return 0;
+    }
     int64_t span = q->to - q->from + 1;
     q->step_ms = (span + (int64_t)ctx->cfg.hist_max_points - 1) / (int64_t)ctx->cfg.hist_max_points;
     if (needs_rollups || q->step_ms >= 60000)

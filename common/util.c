@@ -142,7 +142,8 @@ size_t ft_fmt_i64(char *out, int64_t v)
     return o;
 }
 
-size_t ft_fmt_double(char *out, double v)
+/* The shortest decimal with at most 6 decimals that reads back as v, or 0 when there is none. */
+static size_t fmt_short_decimal(char *out, double v)
 {
     /*
      * Fast path for values with few decimals (most telemetry): if n / 10^k == v
@@ -182,12 +183,26 @@ size_t ft_fmt_double(char *out, double v)
             return o;
         }
     }
+    return 0;
+}
+
+size_t ft_fmt_double(char *out, double v)
+{
+    size_t n = fmt_short_decimal(out, v);
+    if (n > 0)
+        return n;
     for (int prec = 15; prec <= 17; prec++) {
-        int n = snprintf(out, 32, "%.*g", prec, v);
+        int m = snprintf(out, 32, "%.*g", prec, v);
         if (prec == 17 || strtod(out, NULL) == v)
-            return (size_t)n;
+            return (size_t)m;
     }
     return 0; /* not reached */
+}
+
+size_t ft_fmt_double15(char *out, double v)
+{
+    size_t n = fmt_short_decimal(out, v);
+    return n > 0 ? n : (size_t)snprintf(out, 32, "%.15g", v);
 }
 
 int ft_parse_i64(const char *s, size_t len, int64_t *out)

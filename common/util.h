@@ -40,6 +40,8 @@ static inline size_t ft_json_escape_bound(size_t len)
 size_t ft_fmt_i64(char *out, int64_t v);
 /* Short text of a finite double that reads back to the same value (out >= 32 bytes). Returns the length. */
 size_t ft_fmt_double(char *out, double v);
+/* The same for a computed figure (an average, a rate): 15 significant digits, without the read-back check. */
+size_t ft_fmt_double15(char *out, double v);
 
 /*
  * Strict decimal parsers for CSV cells: the whole of s (no spaces) must be

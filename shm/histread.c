@@ -181,8 +181,12 @@ static int copy_block(ft_hist_reader_t *r, int rollup, uint64_t pos, uint32_t en
         if (dst[FT_HB_POS] != pos || ft_hist_owner_entry(dst[FT_HB_OWNER]) != entry ||
             ft_hist_owner_kind(dst[FT_HB_OWNER]) != (rollup ? FT_HIST_KIND_ROLLUP : FT_HIST_KIND_RAW))
             return -1;
+        struct ft_hist_verified *v = &r->verified[rollup != 0][pos % 1024];
+        if (v->pos == pos + 1 && v->seq == s && v->used == dst[FT_HB_USED])
+            return 0; /* summed before, unchanged since (same seq: the writer has not touched it) */
         if (ft_hist_block_crc(dst, used) != (uint32_t)(dst[FT_HB_USED] >> 32))
             return -1;
+        *v = (struct ft_hist_verified){pos + 1, s, dst[FT_HB_USED]};
 #else
         (void)entry;
 #endif
@@ -324,6 +328,29 @@ int ft_hist_read_minutes(ft_hist_reader_t *r, uint32_t entry, uint32_t ctr, int6
         }
     }
     return 0;
+}
+
+void ft_hist_raw_extent(ft_hist_reader_t *r, uint32_t entry, int64_t from, int64_t to, uint64_t *max_samples, int64_t *oldest_t)
+{
+    *max_samples = 0;
+    *oldest_t = INT64_MAX;
+    if (entry >= ft_hist_nentries(r))
+        return;
+    uint64_t pos1 = ld_acq(ft_hist_entry_words(&r->map, entry) + FT_HE_RAW_LAST), hdr[FT_HB_WORDS];
+    for (uint64_t steps = 0; pos1 != 0 && steps < r->map.hdr->raw_blocks; steps++) {
+        const _Atomic uint64_t *blk = ft_hist_block(&r->map, 0, pos1 - 1);
+        uint64_t s = ft_seqcount_read_begin(&blk[FT_HB_SEQ]);
+        ft_seq_load_words(hdr, blk, FT_HB_WORDS);
+        if (ft_seqcount_read_retry(&blk[FT_HB_SEQ], s) || hdr[FT_HB_POS] != pos1 - 1 || ft_hist_owner_entry(hdr[FT_HB_OWNER]) != entry ||
+            hdr[FT_HB_PREV] >= pos1)
+            break;
+        *oldest_t = (int64_t)hdr[FT_HB_FIRST_T];
+        if ((int64_t)hdr[FT_HB_FIRST_T] <= to && (int64_t)hdr[FT_HB_LAST_T] >= from)
+            *max_samples += hdr[FT_HB_NREC];
+        if ((int64_t)hdr[FT_HB_FIRST_T] < from)
+            break;
+        pos1 = hdr[FT_HB_PREV];
+    }
 }
 
 /* ---- steps ---- */

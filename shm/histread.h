@@ -36,6 +36,11 @@ typedef struct ft_hist_reader {
     uint64_t *blocks; /* private copies of the blocks being read */
     size_t nblocks_cap;
     uint64_t torn_retries; /* copies taken again because the writer changed the block under them */
+    /* Blocks whose CRC this reader checked, by (ring, pos, seq): a block changes only under a new seq, so a
+     * full block read again (every query over a day reads the same rollup blocks) is not summed again. */
+    struct ft_hist_verified {
+        uint64_t pos, seq, used;
+    } verified[2][1024];
 } ft_hist_reader_t;
 
 int ft_hist_reader_open(ft_hist_reader_t *r, const char *path, char *why, size_t whysz);
@@ -74,6 +79,12 @@ typedef struct ft_hist_points {
 
 /* Samples of (entry, counter) with from <= t <= to, oldest first. Appends to out (reset by the caller). */
 int ft_hist_read_raw(ft_hist_reader_t *r, uint32_t entry, uint32_t ctr, int64_t from, int64_t to, ft_hist_points_t *out);
+
+/*
+ * Without decoding: at most how many samples (of any counter) an entry has in [from, to], from block
+ * headers, and the oldest time full resolution still covers (INT64_MAX: none). For choosing a step.
+ */
+void ft_hist_raw_extent(ft_hist_reader_t *r, uint32_t entry, int64_t from, int64_t to, uint64_t *max_samples, int64_t *oldest_t);
 
 typedef struct ft_hist_minute {
     int64_t minute; /* Unix minute */

@@ -2,6 +2,7 @@
  * bench-history: what history costs ingest, and what the budget keeps.
  *
  *   bench-history --switches N [--generations G] [--history-bytes B]
+ *   bench-history --prefill DIR --hours H [--switches N] [--history-bytes B]
  *
  * The simulated fabric (producer/sim, one sample a second) is rendered to
  * CSV and put through ingestd's own model into two private segments in
@@ -10,6 +11,10 @@
  * alone for both, their ratios, then the bytes per sample of the file's
  * full blocks and the windows the budget keeps at this fabric's rate.
  * Nothing listens; everything is removed at the end.
+ *
+ * --prefill writes DIR/history.ft with H hours of the simulated fabric up to
+ * now, through the same pipeline, and keeps it: the query benchmark starts
+ * ingestd on it (bench.py case 8).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -151,19 +156,56 @@ static void report_windows(const char *path, uint64_t budget)
     ft_hist_reader_close(&r);
 }
 
+/* H hours of the fabric, one sample a second, ending now, into dir/history.ft (kept). */
+static int prefill(const char *dir, double hours, uint32_t n, uint64_t bytes)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/%s", dir, FT_HIST_FILE);
+    size_t gens = (size_t)(hours * 3600);
+    prod_sim_t sim;
+    side_t on = {0};
+    if (prod_sim_init(&sim, n, 1, 1, 1.0) != 0 || side_init(&on, "prefill", n, path, bytes, 1) != 0)
+        return 1;
+    ft_buf_t csv;
+    ft_buf_init(&csv);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t end = (uint64_t)ts.tv_sec * 1000000000ULL, start = end - (uint64_t)gens * 1000000000ULL;
+    for (size_t g = 0; g < gens; g++) {
+        uint64_t now = start + (uint64_t)g * 1000000000ULL;
+        prod_sim_step(&sim, now);
+        csv.len = 0;
+        prod_sim_render(&sim, &csv);
+        side_run(&on, &csv, now, 0);
+    }
+    printf("prefilled %s: %u switches, %zu generations (%.1f h) ending now\n", path, n, gens, hours);
+    side_destroy(&on);
+    prod_sim_destroy(&sim);
+    ft_buf_destroy(&csv);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     uint32_t n = 10000;
     size_t gens = 12;
     uint64_t bytes = 0;
+    const char *prefill_dir = NULL;
+    double hours = 24;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--switches") == 0)
+        if (strcmp(argv[i], "--prefill") == 0)
+            prefill_dir = argv[i + 1];
+        else if (strcmp(argv[i], "--hours") == 0)
+            hours = atof(argv[i + 1]);
+        else if (strcmp(argv[i], "--switches") == 0)
             n = (uint32_t)atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--generations") == 0)
             gens = (size_t)atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--history-bytes") == 0)
             bytes = strtoull(argv[i + 1], NULL, 10);
     }
+    if (prefill_dir != NULL)
+        return prefill(prefill_dir, hours, n, bytes ? bytes : 512ULL << 20);
     if (bytes == 0)
         bytes = (uint64_t)n * 40 * FT_HIST_BLOCK > (64ULL << 20) ? (uint64_t)n * 40 * FT_HIST_BLOCK : 64ULL << 20;
     char dir[] = "/tmp/fabtel-bench-history-XXXXXX", path[128];
