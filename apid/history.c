@@ -229,17 +229,16 @@ static int resolve(api_ctx_t *ctx, api_response_t *res, const hist_query_t *q, h
     return 0;
 }
 
-static void put_value(ft_buf_t *b, uint32_t type, uint64_t bits)
+/* A sample as it was recorded: integers exactly, doubles so that they read back the same. Returns bytes. */
+static size_t put_value(char *out, uint32_t type, uint64_t bits)
 {
-    char num[40];
-    size_t n;
-    if (type == FT_COL_FLOAT) {
-        double d = ft_hist_value(FT_COL_FLOAT, bits);
-        n = isfinite(d) ? ft_fmt_double(num, d) : (size_t)snprintf(num, sizeof(num), "null");
-    } else {
-        n = ft_fmt_i64(num, (int64_t)bits);
-    }
-    ft_buf_append(b, num, n);
+    if (type != FT_COL_FLOAT)
+        return ft_fmt_i64(out, (int64_t)bits);
+    double d = ft_hist_value(FT_COL_FLOAT, bits);
+    if (isfinite(d))
+        return ft_fmt_double(out, d);
+    memcpy(out, "null", 5);
+    return 4;
 }
 
 static void put_point_d(ft_buf_t *b, int *first, int64_t t, double v)
@@ -278,9 +277,16 @@ static int render_raw(api_ctx_t *ctx, const hist_query_t *q, const hist_series_t
     int first = 1;
     for (size_t i = 0; i < p->n; i++) {
         if (!q->rate) {
-            ft_buf_appendf(b, "%s[%" PRId64 ",", first ? "" : ",", p->p[i].t);
-            put_value(b, p->type, p->p[i].v);
-            ft_buf_append(b, "]", 1);
+            char num[80];
+            size_t n = 0;
+            if (!first)
+                num[n++] = ',';
+            num[n++] = '[';
+            n += ft_fmt_i64(num + n, p->p[i].t);
+            num[n++] = ',';
+            n += put_value(num + n, p->type, p->p[i].v);
+            num[n++] = ']';
+            ft_buf_append(b, num, n);
             first = 0;
             continue;
         }

@@ -199,9 +199,52 @@ size_t ft_fmt_double(char *out, double v)
     return 0; /* not reached */
 }
 
+/* 15 significant digits of 1e-4 <= |v| < 1e15 with integer arithmetic (printf is ten times slower). */
+static size_t fmt_sig15(char *out, double v)
+{
+    static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,
+                                 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
+    double a = fabs(v);
+    int e = (int)floor(log10(a)); /* a = d.ddd × 10^e; log10 may round across a power of ten: checked below */
+    if (e < -4 || e > 14)
+        return 0;
+    if (e >= 0 ? a < p10[e] : a * p10[-e] < 1.0)
+        e--;
+    if (e < -4)
+        return 0;
+    int64_t m = llround(a * p10[14 - e]);
+    if (m >= 1000000000000000LL) /* rounded up to 10^15: one more digit before the point */
+        m = (m + 5) / 10, e++;
+    if (m < 100000000000000LL || e > 14)
+        return 0;
+    char d[16];
+    for (int i = 14; i >= 0; i--, m /= 10)
+        d[i] = (char)('0' + m % 10);
+    int last = 14; /* trailing zeros of the fraction go */
+    while (last > (e > 0 ? e : 0) && d[last] == '0')
+        last--;
+    size_t o = 0;
+    if (v < 0)
+        out[o++] = '-';
+    if (e >= 0) {
+        memcpy(out + o, d, (size_t)e + 1), o += (size_t)e + 1;
+        if (last > e)
+            out[o++] = '.', memcpy(out + o, d + e + 1, (size_t)(last - e)), o += (size_t)(last - e);
+    } else {
+        out[o++] = '0', out[o++] = '.';
+        for (int z = -1; z > e; z--)
+            out[o++] = '0';
+        memcpy(out + o, d, (size_t)last + 1), o += (size_t)last + 1;
+    }
+    out[o] = '\0';
+    return o;
+}
+
 size_t ft_fmt_double15(char *out, double v)
 {
     size_t n = fmt_short_decimal(out, v);
+    if (n == 0 && v != 0 && isfinite(v))
+        n = fmt_sig15(out, v);
     return n > 0 ? n : (size_t)snprintf(out, 32, "%.15g", v);
 }
 

@@ -40,7 +40,7 @@ static inline size_t ft_json_escape_bound(size_t len)
 size_t ft_fmt_i64(char *out, int64_t v);
 /* Short text of a finite double that reads back to the same value (out >= 32 bytes). Returns the length. */
 size_t ft_fmt_double(char *out, double v);
-/* The same for a computed figure (an average, a rate): 15 significant digits, without the read-back check. */
+/* The same for a computed figure (an average, a rate): 15 significant digits by integer arithmetic, the last within one unit of printf's. */
 size_t ft_fmt_double15(char *out, double v);
 
 /*

@@ -15,6 +15,10 @@ and as TSV. Cases (issue "Performance"):
   6 front door: GET forwarded through apid vs the same upstream straight; long-poll publish-to-client latency
   7 flows: POST throughput (records/s, 50 connections, batches of 1/10/100) of flowd vs the seed's design
     (FastAPI + SQLite, tools/bench/flows_reference.py) vs the engine limit (tools/bench/flow_engine.c)
+  8 history: what recording costs a publish (10,000 and 100,000 switches, on vs off in one run), bytes per
+    sample and the windows a budget keeps (tools/bench/history_bench.c); /telemetry/history for one series,
+    1 h raw and 24 h at 1-minute steps, vs a libh2o server answering a body of the same bytes, cache hits
+    (the same question) and misses (every request another window) measured apart
 Every server is stopped by pid at the end; every load is bounded in time and loopback only."""
 import argparse
 import datetime
@@ -368,6 +372,79 @@ def flows_read(env, args, fport, rport):
     record(case, "ratio flowd/reference", fab["rps"] / max(0.1, ref["rps"]), "x")
 
 
+def bench_history_tool(env, *args):
+    out = subprocess.run([env.bin("tools/bench/bench-history")] + [str(a) for a in args], capture_output=True, text=True,
+                         timeout=1800)
+    if out.returncode != 0:
+        raise RuntimeError("bench-history failed: " + out.stderr)
+    return out.stdout
+
+
+def wrk_script(url, script, environ, duration, conns=50, threads=2):
+    out = subprocess.run(["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % duration, "-s", script, url], capture_output=True,
+                         text=True, timeout=duration + 30, env=dict(os.environ, **environ)).stdout
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), int(non2xx.group(1)) if non2xx else 0
+
+
+def case_history(env, args):
+    """History: the publish cost and the budget (bench-history), then queries against a prefilled day."""
+    for n, gens in ((10000, 30), (100000, 10)):
+        out = bench_history_tool(env, "--switches", n, "--generations", gens)
+        case = "8 history publish %d sw x 8" % n
+        for label, key in (("parse+apply+publish", "wall, parse+apply+publish"), ("publish alone", "wall, publish alone"),
+                           ("CPU time", "CPU, all threads")):
+            m = re.search(r"%s.*?off\s+([\d.]+) ms\s+on\s+([\d.]+) ms\s+ratio on/off ([\d.]+)" % re.escape(label), out)
+            if m:
+                record(case, key + " off / on", "%s / %s" % (m.group(1), m.group(2)), "ms")
+                record(case, key + " ratio on/off", float(m.group(3)), "x", "goal <= 1.10 (wall)" if "wall" in key else "")
+    out = bench_history_tool(env, "--switches", 50, "--generations", 3000, "--history-bytes", 64 << 20)
+    m = re.search(r"bytes per sample .*?([\d.]+) B", out)
+    record("8 history storage", "bytes per sample (1 s, simulated fabric)", float(m.group(1)), "B", "goal <= 3, lossless")
+    for line in out.splitlines():
+        m = re.match(r"budget\s+(\d+) MiB,\s+(\d+) switches .*full resolution\s+([\d.]+) h, rollups\s+([\d.]+) h", line)
+        if m and m.group(1) in ("512", "2048"):
+            record("8 history storage", "%s MiB, %s sw: raw / rollup window" % (m.group(1), m.group(2)),
+                   "%s / %s" % (m.group(3), m.group(4)), "h")
+    state = os.path.join(env.dir, "state-history-bench")
+    os.makedirs(state, exist_ok=True)
+    bench_history_tool(env, "--prefill", state, "--hours", 24, "--switches", 50)
+    prod = env.producer("--switches", "50", "--interval", "3600", "--seed", "1")
+    shm = env.shm + "-hq"
+    ing = env.ingestd(prod.url, "--state-dir", state, "--history-bytes", str(512 << 20), shm=shm)
+    apid = env.start("apid/fabtel-apid", "--listen", "127.0.0.1:0", "--shm-name", shm, "--workers", "2", "--history-max-points", "4000")
+    base = "http://127.0.0.1:%d" % apid.port()
+    end = time.time() + 60
+    while time.time() < end and http_get(base + "/health")[0] != 200:
+        time.sleep(0.1)
+    now = time.time() - 2
+    for name, span, extra in (("1 h raw", 3600, ""), ("24 h at 60 s", 86400, "&step=60")):
+        fmt = "/telemetry/history?switch_id=sw-05&metric=latency&from=%.3f&to=%.3f" + extra
+        url = base + fmt % (now - span, now)
+        body = http_get(url)[2]
+        points = body.count(b"],[") + 1
+        path = os.path.join(env.dir, "history-%d.json" % span)
+        with open(path, "wb") as f:
+            f.write(body)
+        ref = env.start("tools/bench/bench-refserver", "--listen", "127.0.0.1:0", "--body-file", path, "--workers", "2")
+        ref_url = "http://127.0.0.1:%d/x" % ref.port()
+        case = "8 history %s (%d points, %d B)" % (name, points, len(body))
+        compare(case + " hits", ref_url, url, args.rounds, args.duration)
+        lua = os.path.join(ROOT, "tools", "bench", "history_query.lua")
+        ref_rps, miss_rps, bad = [], [], 0
+        for _ in range(args.rounds):
+            ref_rps.append(wrk(ref_url, args.duration)["rps"])
+            rps, non2xx = wrk_script(base, lua, {"FT_PATH": fmt, "FT_TO": "%.3f" % now, "FT_SPAN": str(span)}, args.duration)
+            miss_rps.append(rps)
+            bad += non2xx
+        record(case + " misses", "reference req/s (median)", statistics.median(ref_rps), "req/s")
+        record(case + " misses", "fabtel req/s, every window new (median)", statistics.median(miss_rps), "req/s")
+        record(case + " misses", "ratio fabtel/reference", statistics.median(miss_rps) / statistics.median(ref_rps), "x", "goal >= 0.5")
+        record(case + " misses", "fabtel non-2xx answers", bad, "")
+        ref.stop()
+    stop_all(env, apid, ing, prod)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
@@ -384,7 +461,7 @@ def main():
                    stdout=subprocess.DEVNULL)
     env = Env(os.path.join(ROOT, "build-release"))
     cases = {"1": case_getmetric, "2": case_listmetrics, "3": case_under_ingest, "4": case_freshness, "5": case_ingest,
-             "6": case_frontdoor, "7": case_flows}
+             "6": case_frontdoor, "7": case_flows, "8": case_history}
     print("%-34s %-34s %12s %-6s %s" % ("case", "metric", "value", "unit", "note"))
     try:
         for c in args.cases.split(","):
