@@ -210,6 +210,80 @@ int ft_hist_dec_raw(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, i
     return 1;
 }
 
+static inline int skip_varint(const uint8_t **p, const uint8_t *end)
+{
+    for (int i = 0; i < 10 && *p < end; i++)
+        if (!(*(*p)++ & 0x80))
+            return 0;
+    return -EPROTO;
+}
+
+static inline int skip_bytes(const uint8_t **p, const uint8_t *end, size_t n)
+{
+    if ((size_t)(end - *p) < n)
+        return -EPROTO;
+    *p += n;
+    return 0;
+}
+
+/* Step over one raw value of column i without decoding it. */
+static int skip_raw(const ft_hist_codec_t *c, uint32_t i, const uint8_t **p, const uint8_t *end)
+{
+    if (ft_hist_col_type(c->cols[i]) != FT_COL_FLOAT)
+        return skip_varint(p, end);
+    uint64_t v;
+    if (get_varint(p, end, &v) != 0)
+        return -EPROTO;
+    if (!(v & 1))
+        return 0;
+    if ((v >> 1) < FT_HIST_E_RAW)
+        return skip_varint(p, end);
+    return (v >> 1) == FT_HIST_E_RAW ? skip_bytes(p, end, 8) : -EPROTO;
+}
+
+int ft_hist_dec_raw_one(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, uint32_t ci, int64_t *t, uint64_t *cell)
+{
+    if (*p >= end)
+        return 0;
+    uint64_t h;
+    if (get_varint(p, end, &h) != 0)
+        return -EPROTO;
+    int64_t dt = (int64_t)((uint64_t)c->dt + (uint64_t)unzz(h >> 1));
+    if ((c->first && dt != 0) || (!c->first && (dt <= 0 || dt > INT64_MAX - c->t)))
+        return -EPROTO;
+    const uint8_t *bitmap = NULL;
+    if (h & 1) {
+        size_t nb = (c->ncols + 7) / 8;
+        if ((size_t)(end - *p) < nb)
+            return -EPROTO;
+        bitmap = *p;
+        *p += nb;
+    }
+    for (uint32_t i = 0; i < c->ncols; i++) {
+        int absent = bitmap != NULL && (bitmap[i / 8] >> (i % 8) & 1);
+        if (i != ci) {
+            if (!absent && skip_raw(c, i, p, end) != 0)
+                return -EPROTO;
+            continue;
+        }
+        if (absent) {
+            *cell = null_of(c->cols[i]);
+        } else if (ft_hist_col_type(c->cols[i]) == FT_COL_FLOAT) {
+            if (dec_float(c, i, p, end, cell) != 0)
+                return -EPROTO;
+        } else {
+            uint64_t v;
+            if (get_varint(p, end, &v) != 0)
+                return -EPROTO;
+            c->prev[i] += (uint64_t)unzz(v);
+            *cell = c->prev[i];
+        }
+    }
+    c->t = (int64_t)((uint64_t)c->t + (uint64_t)dt), c->dt = dt, c->first = 0;
+    *t = c->t;
+    return 1;
+}
+
 static size_t enc_agg(ft_hist_codec_t *c, uint32_t i, uint8_t *o, const ft_hist_agg_t *a)
 {
     size_t n = put_varint(o, a->count);
@@ -286,6 +360,38 @@ int ft_hist_dec_roll(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, 
         return -EPROTO;
     for (uint32_t i = 0; i < c->ncols; i++)
         if (dec_agg(c, i, p, end, &aggs[i]) != 0)
+            return -EPROTO;
+    c->t += (int64_t)d, c->first = 0;
+    *minute = c->t;
+    return 1;
+}
+
+/* Step over one column's minute without decoding it. */
+static int skip_agg(const ft_hist_codec_t *c, uint32_t i, const uint8_t **p, const uint8_t *end)
+{
+    uint64_t count;
+    if (get_varint(p, end, &count) != 0)
+        return -EPROTO;
+    if (count == 0)
+        return 0;
+    int counter = ft_hist_col_counter(c->cols[i]);
+    if (ft_hist_col_type(c->cols[i]) == FT_COL_FLOAT)
+        return skip_bytes(p, end, counter ? 56 : 48);
+    for (int k = 0; k < 5; k++)
+        if (skip_varint(p, end) != 0)
+            return -EPROTO;
+    return skip_bytes(p, end, 8) != 0 || (counter && skip_varint(p, end) != 0) ? -EPROTO : 0;
+}
+
+int ft_hist_dec_roll_one(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, uint32_t ci, int64_t *minute, ft_hist_agg_t *agg)
+{
+    if (*p >= end)
+        return 0;
+    uint64_t d;
+    if (get_varint(p, end, &d) != 0 || (c->first && d != 0) || (!c->first && (d == 0 || d > (1ULL << 40))))
+        return -EPROTO;
+    for (uint32_t i = 0; i < c->ncols; i++)
+        if (i == ci ? dec_agg(c, i, p, end, agg) != 0 : skip_agg(c, i, p, end) != 0)
             return -EPROTO;
     c->t += (int64_t)d, c->first = 0;
     *minute = c->t;

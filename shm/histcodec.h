@@ -63,8 +63,15 @@ size_t ft_hist_enc_raw(ft_hist_codec_t *c, uint8_t *out, int64_t t, const uint64
 /* Decode the next raw record from [*p, end): its time and cells (absent: the NULL sentinel of the column's type). */
 int ft_hist_dec_raw(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, int64_t *t, uint64_t *cells);
 
+/*
+ * The same, decoding only column `ci` (the others are stepped over): what a reader of one series does. The
+ * codec then holds no valid state for the other columns, so one codec decodes one column of a block.
+ */
+int ft_hist_dec_raw_one(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, uint32_t ci, int64_t *t, uint64_t *cell);
+
 size_t ft_hist_enc_roll(ft_hist_codec_t *c, uint8_t *out, int64_t minute, const ft_hist_agg_t *aggs);
 int ft_hist_dec_roll(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, int64_t *minute, ft_hist_agg_t *aggs);
+int ft_hist_dec_roll_one(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, uint32_t ci, int64_t *minute, ft_hist_agg_t *agg);
 
 /* Fold one sample into a minute (prev: the column's previous sample, for counters' increase; have_prev 0 when none). */
 void ft_hist_agg_add(ft_hist_agg_t *a, uint32_t col, uint64_t v, int have_prev, uint64_t prev);

@@ -254,20 +254,20 @@ static int decode_raw(const uint64_t *blk, int ci, uint32_t *cols, uint32_t ncol
     ft_hist_codec_t c;
     ft_hist_codec_init(&c, cols, ncols, (int64_t)blk[FT_HB_FIRST_T]);
     const uint8_t *p = (const uint8_t *)blk + ft_hist_payload_off(ncols), *end = p + (uint32_t)blk[FT_HB_USED];
-    uint64_t cells[FT_HIST_MAX_COLS];
+    uint64_t cell;
     uint64_t null = ft_hist_col_type(cols[ci]) == FT_COL_FLOAT ? FT_CELL_NULL_FLOAT : FT_CELL_NULL_INT;
     int64_t t;
     int rc;
-    while ((rc = ft_hist_dec_raw(&c, &p, end, &t, cells)) == 1) {
+    while ((rc = ft_hist_dec_raw_one(&c, &p, end, (uint32_t)ci, &t, &cell)) == 1) {
         if (t > to)
             break;
-        if (cells[ci] == null)
+        if (cell == null)
             continue;
         if (t < from) {
-            o->before = (ft_hist_point_t){t, cells[ci]}, o->have_before = 1;
+            o->before = (ft_hist_point_t){t, cell}, o->have_before = 1;
             continue;
         }
-        if (push_point(o, t, cells[ci]) != 0)
+        if (push_point(o, t, cell) != 0)
             return -ENOMEM;
     }
     return rc < 0 ? -EPROTO : 0;
@@ -301,7 +301,7 @@ int ft_hist_read_minutes(ft_hist_reader_t *r, uint32_t entry, uint32_t ctr, int6
         return -ENOENT;
     int cut;
     size_t n = collect(r, 1, entry, from_min * 60000, to_min * 60000, &cut);
-    ft_hist_agg_t aggs[FT_HIST_MAX_COLS];
+    ft_hist_agg_t agg;
     for (size_t k = n; k-- > 0;) {
         const uint64_t *blk = r->blocks + k * BLOCK_WORDS;
         uint32_t cols[FT_HIST_MAX_COLS], ncols;
@@ -312,10 +312,10 @@ int ft_hist_read_minutes(ft_hist_reader_t *r, uint32_t entry, uint32_t ctr, int6
         ft_hist_codec_init(&c, cols, ncols, (int64_t)blk[FT_HB_FIRST_T] / 60000);
         const uint8_t *p = (const uint8_t *)blk + ft_hist_payload_off(ncols), *end = p + (uint32_t)blk[FT_HB_USED];
         int64_t minute;
-        while (ft_hist_dec_roll(&c, &p, end, &minute, aggs) == 1) {
+        while (ft_hist_dec_roll_one(&c, &p, end, (uint32_t)ci, &minute, &agg) == 1) {
             if (minute > to_min)
                 break;
-            if (minute < from_min || aggs[ci].count == 0)
+            if (minute < from_min || agg.count == 0)
                 continue;
             if (out->n == out->cap) {
                 size_t cap = out->cap ? out->cap * 2 : 64;
@@ -324,7 +324,7 @@ int ft_hist_read_minutes(ft_hist_reader_t *r, uint32_t entry, uint32_t ctr, int6
                     return -ENOMEM;
                 out->m = m, out->cap = cap;
             }
-            out->m[out->n++] = (ft_hist_minute_t){minute, aggs[ci], ft_hist_col_type(cols[ci])};
+            out->m[out->n++] = (ft_hist_minute_t){minute, agg, ft_hist_col_type(cols[ci])};
         }
     }
     return 0;
