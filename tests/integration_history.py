@@ -258,6 +258,35 @@ def test_off_and_refused(env, src_port):
         unlink_segment(shm)
 
 
+def test_10k(env):
+    """A fabric of 10,000 switches: every switch recorded at every generation, answers agree with the snapshot."""
+    shm = env.shm + "-h10k"
+    try:
+        prod = env.producer("--switches", "10000", "--interval", "1", "--seed", "3")
+        ing = env.ingestd(prod.url, "--max-switches", "10016", "--history-bytes", str(512 << 20), shm=shm)
+        api = env.start("apid/fabtel-apid", "--listen", "127.0.0.1:0", "--workers", "1", "--shm-name", shm)
+        port = api.port()
+        check(env.wait_for(lambda: env.header(shm=shm)["generation"] >= 4, timeout=120), "10,000 switches published 4 times")
+        names = ["sw-%05d" % i for i in (1, 2500, 5000, 7500, 10000)]
+        status, _, doc = get(port, "switch_id=%s&metric=latency,port_xmit_data&from=0" % ",".join(names))
+        check(status == 200 and len(doc["series"]) == 10, "ten series of five switches (%d)" % status)
+        if status == 200:
+            gen = doc["generation"]
+            counts = {len(s["points"]) for s in doc["series"]}
+            check(counts == {gen}, "every switch has one sample per generation: %s points for %d generations" % (counts, gen))
+            st, _, cur = http_get("http://127.0.0.1:%d/telemetry/GetMetric?switch_id=sw-05000&metric=latency" % port)
+            cur = json.loads(cur)
+            if cur["generation"] == gen:
+                last = [s for s in doc["series"] if s["switch_id"] == "sw-05000" and s["metric"] == "latency"][0]["points"][-1]
+                check(last[1] == cur["value"], "the newest point is the snapshot's value (%s vs %s)" % (last, cur["value"]))
+        rc, out, _ = env.shmdump("--header", shm=shm)
+        check("history holds 10000 series" in out, "shmdump counts 10,000 series:\n" + out)
+        for p in (api, ing, prod):
+            p.stop()
+    finally:
+        unlink_segment(shm)
+
+
 def main():
     env = Env(sys.argv[1])
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Source)
@@ -274,6 +303,7 @@ def main():
         ing.stop()
         api.stop()
         test_off_and_refused(env, srv.server_port)
+        test_10k(env)
     finally:
         srv.shutdown()
         env.cleanup()
