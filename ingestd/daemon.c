@@ -352,8 +352,9 @@ static int open_history(ingestd_t *d)
                 " reason=\"an existing history keeps its size; move it away (after --history-export) to change it\"",
                 path, h->total_size, d->cfg.history_bytes);
     if (d->hist.unclean)
-        ft_warn("event=history_recovered history=%s series_moved=%" PRIu64 " reason=\"the last writer did not close it\"", path,
-                recovered);
+        ft_warn("event=history_recovered history=%s scanned=%d series_moved=%" PRIu64 " reason=\"%s\"", path, d->hist.scanned,
+                recovered, d->hist.scanned ? "the last writer did not close it, in another boot: every block checked"
+                                           : "the last writer did not close it (killed in this boot: nothing torn)");
     ft_info("event=history_open history=%s created=%d bytes=%" PRIu64 " raw_blocks=%" PRIu64 " rollup_blocks=%" PRIu64
             " entries=%" PRIu64 " epoch=%016" PRIx64,
             path, created, h->total_size, h->raw_blocks, h->roll_blocks, (uint64_t)atomic_load(&h->nentries), h->epoch);

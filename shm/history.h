@@ -143,7 +143,8 @@ typedef struct ft_hist_header {
     _Atomic uint64_t samples_total;
     _Atomic uint64_t skipped_cols; /* numeric columns left out (past FT_HIST_MAX_COLS per switch or a full catalogue) */
     _Atomic uint64_t roll_records, roll_bytes; /* rollup records (switch-minutes) appended, and their payload bytes */
-    uint8_t _reserved1[FT_HIST_HDR_BYTES - 256 - 104];
+    _Atomic uint64_t boot_id[2]; /* the kernel boot the last writer ran in (/proc/sys/kernel/random/boot_id) */
+    uint8_t _reserved1[FT_HIST_HDR_BYTES - 256 - 120];
 } ft_hist_header_t;
 
 _Static_assert(offsetof(ft_hist_header_t, cat_off) == 48, "history header layout");

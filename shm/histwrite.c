@@ -155,6 +155,49 @@ static uint64_t recover_ring(ft_hist_map_t *m, int rollup)
     return moved;
 }
 
+/* This boot's id (16 bytes of /proc/sys/kernel/random/boot_id), or zeros when it cannot be read. */
+static void boot_id(uint64_t out[2])
+{
+    out[0] = out[1] = 0;
+    char text[64] = {0};
+    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, text, sizeof(text) - 1);
+    close(fd);
+    int k = 0;
+    for (ssize_t i = 0; i < n && k < 32; i++) {
+        char c = text[i];
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (v >= 0)
+            out[k / 16] = out[k / 16] << 4 | (uint64_t)v, k++;
+    }
+}
+
+/*
+ * After an unclean stop. The same boot: the writer was killed, the kernel still had every page it wrote, nothing
+ * can be torn; the rings only continue after the newest block any entry names. Another boot (a power loss, a
+ * crash of the machine): pages may have reached the disk in any order, so every block is checked.
+ */
+static uint64_t recover(ft_hist_map_t *m, int *scanned)
+{
+    uint64_t now[2];
+    boot_id(now);
+    ft_hist_header_t *h = m->hdr;
+    *scanned = !(now[0] | now[1]) || ld(&h->boot_id[0]) != now[0] || ld(&h->boot_id[1]) != now[1];
+    if (*scanned)
+        return recover_ring(m, 0) + recover_ring(m, 1);
+    uint64_t ne = ld(&h->nentries);
+    for (uint64_t e = 0; e < ne; e++)
+        for (int rollup = 0; rollup < 2; rollup++) {
+            uint64_t last = ld(ft_hist_entry_words(m, (uint32_t)e) + (rollup ? FT_HE_ROLL_LAST : FT_HE_RAW_LAST));
+            _Atomic uint64_t *head = rollup ? &h->roll_head : &h->raw_head;
+            if (ld(head) < last)
+                st(head, last);
+        }
+    return 0;
+}
+
 static uint64_t name_hash(const char *name, size_t len) { return ft_snap_name_hash(name, len); }
 
 static void entry_name(const ft_hist_map_t *m, uint32_t id, char *out, uint32_t *len)
@@ -238,7 +281,11 @@ int ft_hist_writer_open(ft_hist_writer_t *w, const char *path, uint64_t bytes, u
     if (w->rows == NULL || build_index(w) != 0)
         return -ENOMEM;
     if ((w->unclean = ld(&w->map.hdr->writer_pid) != 0))
-        *recovered = recover_ring(&w->map, 0) + recover_ring(&w->map, 1);
+        *recovered = recover(&w->map, &w->scanned);
+    uint64_t boot[2];
+    boot_id(boot);
+    st(&w->map.hdr->boot_id[0], boot[0]);
+    st(&w->map.hdr->boot_id[1], boot[1]);
     st(&w->map.hdr->writer_pid, (uint64_t)getpid());
     w->gen = ld(&w->map.hdr->gen);
     return 0;

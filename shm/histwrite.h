@@ -21,9 +21,11 @@
  * Opening: an existing file is used as it is (its own size wins over
  * --history-bytes, logged), a file this build cannot read is refused and
  * never re-created, a missing one is created whole under a temporary name
- * and renamed into place. A file whose writer did not close it (a crash or a
- * power loss) is scanned first: each entry's newest block becomes its newest
- * whole block (CRC and pos checked), and the rings continue past the newest.
+ * and renamed into place. A file whose writer did not close it is recovered:
+ * killed in this boot (same boot id), nothing can be torn and the rings only
+ * continue past the newest block; in another boot (a power loss), every
+ * block is checked and each entry's newest block becomes its newest whole
+ * block (CRC and pos checked).
  * An flock on the file refuses a second writer (-EBUSY).
  *
  * Durability: the kernel writes the mapping back; every --history-sync
@@ -74,7 +76,8 @@ typedef struct ft_hist_writer {
     int64_t t_ms, sync_every_ms, last_sync_ms;
     uint64_t samples;
     int warned_full, warned_cols;
-    int unclean; /* the last writer did not close the file: it was scanned on open */
+    int unclean; /* the last writer did not close the file */
+    int scanned; /* ... and it ran in another boot (a power loss?): every block was checked on open */
     uint64_t col_version; /* grows whenever a column's mapping changes; rows rebuild their column lists then */
     uint32_t crc_table[256]; /* CRC-32 (zlib's polynomial) one byte at a time: appends are a few dozen bytes */
     uint8_t scratch[FT_HIST_ROLL_REC_MAX > FT_HIST_RAW_REC_MAX ? FT_HIST_ROLL_REC_MAX : FT_HIST_RAW_REC_MAX];

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -345,17 +346,29 @@ static void test_wrap_torn_stale_and_recovery(void)
     munmap(w.map.base, w.map.size);
     close(w.map.fd);
     poke(raw_off + (newest % raw_blocks) * FT_HIST_BLOCK + ft_hist_payload_off(2) + 3, 0x01);
+    poke(offsetof(ft_hist_header_t, boot_id), 0x5a); /* the writer ran in another boot: a power loss, not a kill */
     int created;
     uint64_t recovered;
     char why[256] = "";
     ft_hist_writer_t w2;
     int rc = ft_hist_writer_open(&w2, path, FT_HIST_MIN_BYTES, 64, 0, &created, &recovered, why, sizeof(why));
-    CHECK(rc == 0 && recovered >= 1, "reopening after a crash recovers (rc %d, %llu entries moved: %s)", rc,
-          (unsigned long long)recovered, why);
+    CHECK(rc == 0 && w2.unclean && w2.scanned && recovered >= 1, "reopening after a power loss scans and recovers (rc %d, %llu entries moved: %s)",
+          rc, (unsigned long long)recovered, why);
     uint64_t after = atomic_load(ft_hist_entry_words(&w2.map, ids[0]) + FT_HE_RAW_LAST);
     CHECK(after != 0 && after != entry_last, "the entry no longer points at its torn newest block (%llu -> %llu)",
           (unsigned long long)entry_last, (unsigned long long)after);
-    ft_hist_writer_close(&w2);
+    /* killed again, in this boot: nothing can be torn, nothing is scanned, the series keep their newest blocks */
+    uint64_t before = atomic_load(ft_hist_entry_words(&w2.map, ids[0]) + FT_HE_RAW_LAST);
+    munmap(w2.map.base, w2.map.size); /* killed: no close, its lock goes with its fd */
+    close(w2.map.fd);
+    ft_hist_writer_t w3;
+    rc = ft_hist_writer_open(&w3, path, FT_HIST_MIN_BYTES, 64, 0, &created, &recovered, why, sizeof(why));
+    CHECK(rc == 0 && w3.unclean && !w3.scanned && recovered == 0, "a kill in the same boot is not scanned (rc %d, scanned %d)", rc,
+          w3.scanned);
+    CHECK(atomic_load(ft_hist_entry_words(&w3.map, ids[0]) + FT_HE_RAW_LAST) == before, "and keeps every series' newest block");
+    ft_hist_writer_close(&w3);
+    free(w2.rows);
+    free(w2.by_name);
     free(w.rows[0]), free(w.rows[1]), free(w.rows[2]), free(w.rows[3]);
     free(w.rows);
     free(w.by_name);
