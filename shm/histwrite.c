@@ -128,6 +128,18 @@ static int64_t whole_block(const ft_hist_map_t *m, int rollup, uint64_t index, u
     return ft_hist_owner_entry(own);
 }
 
+/*
+ * A writer killed inside a block's seqcount section leaves SEQ odd, and readers would wait for it forever (then
+ * cut the series there). What it wrote is whole in every way readers check: payload bytes first, then (used, CRC)
+ * in one word, so the block holds the old or the new record count, never half. Closing the section is all it needs.
+ */
+static void close_seq(_Atomic uint64_t *seq)
+{
+    uint64_t s = ld(seq);
+    if (s & 1)
+        st_rel(seq, s + 1);
+}
+
 /* After an unclean stop: every entry's newest block is its newest whole one; the ring continues after the newest of all. */
 static uint64_t recover_ring(ft_hist_map_t *m, int rollup)
 {
@@ -138,6 +150,8 @@ static uint64_t recover_ring(ft_hist_map_t *m, int rollup)
     for (uint64_t i = 0; i < n; i++) {
         uint64_t pos;
         int64_t e = whole_block(m, rollup, i, &pos);
+        if (e >= 0)
+            close_seq(&ft_hist_block(m, rollup, i)[FT_HB_SEQ]);
         if (e >= 0 && pos + 1 > best[e])
             best[e] = pos + 1;
         if (e >= 0 && pos + 1 > head)
@@ -192,9 +206,16 @@ static uint64_t recover(ft_hist_map_t *m, int *scanned)
         for (int rollup = 0; rollup < 2; rollup++) {
             uint64_t last = ld(ft_hist_entry_words(m, (uint32_t)e) + (rollup ? FT_HE_ROLL_LAST : FT_HE_RAW_LAST));
             _Atomic uint64_t *head = rollup ? &h->roll_head : &h->raw_head;
+            if (last != 0)
+                close_seq(&ft_hist_block(m, rollup, last - 1)[FT_HB_SEQ]); /* the blocks it was appending to */
             if (ld(head) < last)
                 st(head, last);
         }
+    for (int rollup = 0; rollup < 2; rollup++) { /* and one it may have been opening, not yet named by its entry */
+        uint64_t head = ld(rollup ? &h->roll_head : &h->raw_head);
+        if (head != 0)
+            close_seq(&ft_hist_block(m, rollup, head - 1)[FT_HB_SEQ]);
+    }
     return 0;
 }
 
@@ -467,13 +488,54 @@ static void append(ft_hist_writer_t *w, ft_hist_open_block_t *o, int rollup, uin
 static size_t raw_rec_max(uint32_t ncols) { return 10 + (ncols + 7) / 8 + (size_t)ncols * 12; }
 static size_t roll_rec_max(uint32_t ncols) { return 10 + (size_t)ncols * 88; }
 
+/*
+ * After a restart, go on filling the entry's newest block of a ring instead of leaving it part-empty (a restart
+ * would otherwise cost a block per switch): when it is still this entry's, whole, and lists the same columns, its
+ * records are decoded to rebuild the codec's state at its end. Otherwise the next append opens a new block.
+ */
+static void resume_block(ft_hist_writer_t *w, ft_hist_row_state_t *rs, int rollup)
+{
+    _Atomic uint64_t *e = ft_hist_entry_words(&w->map, rs->entry);
+    uint64_t last = ld(e + (rollup ? FT_HE_ROLL_LAST : FT_HE_RAW_LAST));
+    _Atomic uint64_t *head = rollup ? &w->map.hdr->roll_head : &w->map.hdr->raw_head;
+    if (last == 0 || ld(head) > last - 1 + ring_blocks(w, rollup))
+        return;
+    uint64_t *b = w->blockbuf;
+    ft_seq_load_words(b, ft_hist_block(&w->map, rollup, last - 1), FT_HIST_BLOCK / 8);
+    uint32_t used = (uint32_t)b[FT_HB_USED], off = ft_hist_payload_off(rs->ncols);
+    if ((b[FT_HB_SEQ] & 1) || b[FT_HB_POS] != last - 1 ||
+        b[FT_HB_OWNER] != ft_hist_owner(rs->entry, rollup ? FT_HIST_KIND_ROLLUP : FT_HIST_KIND_RAW, rs->ncols) ||
+        memcmp(&b[FT_HB_WORDS], rs->cols, rs->ncols * sizeof(uint32_t)) != 0 || used > FT_HIST_BLOCK - off ||
+        ft_hist_block_crc(b, used) != (uint32_t)(b[FT_HB_USED] >> 32))
+        return;
+    ft_hist_open_block_t *o = rollup ? &rs->roll : &rs->raw;
+    int64_t first = (int64_t)b[FT_HB_FIRST_T];
+    ft_hist_codec_init(&o->codec, rs->cols, rs->ncols, rollup ? first / 60000 : first);
+    const uint8_t *p = (const uint8_t *)b + off, *end = p + used;
+    uint64_t nrec = 0, cells[FT_HIST_MAX_COLS];
+    int64_t t;
+    int rc;
+    while ((rc = rollup ? ft_hist_dec_roll(&o->codec, &p, end, &t, rs->agg) : ft_hist_dec_raw(&o->codec, &p, end, &t, cells)) == 1)
+        nrec++;
+    if (rc != 0 || p != end)
+        return;
+    if (rollup)
+        memset(rs->agg, 0, sizeof(rs->agg));
+    else
+        for (uint32_t i = 0; i < rs->ncols; i++) /* the previous sample of each counter, for the next increase */
+            if (nrec > 0 && cells[i] != (ft_hist_col_type(rs->cols[i]) == FT_COL_FLOAT ? FT_CELL_NULL_FLOAT : FT_CELL_NULL_INT))
+                rs->last[i] = cells[i], rs->have[i] = 1;
+    o->pos1 = last, o->used = used, o->crc = (uint32_t)(b[FT_HB_USED] >> 32), o->nrec = nrec;
+}
+
 /* Write the minute being gathered, if any, as one rollup record. */
 static void flush_minute(ft_hist_writer_t *w, ft_hist_row_state_t *rs)
 {
     int any = 0;
     for (uint32_t i = 0; i < rs->ncols; i++)
         any |= rs->agg[i].count != 0;
-    if (any && rs->ncols > 0) {
+    int later = rs->roll.pos1 == 0 || rs->roll.codec.first || rs->minute > rs->roll.codec.t; /* the clock may step back */
+    if (any && rs->ncols > 0 && later) {
         if (!block_fits(w, &rs->roll, 1, rs->ncols, roll_rec_max(rs->ncols)))
             open_block(w, rs, 1, rs->minute);
         size_t n = ft_hist_enc_roll(&rs->roll.codec, w->scratch, rs->minute, rs->agg);
@@ -556,6 +618,8 @@ static void update_columns(ft_hist_writer_t *w, ft_hist_row_state_t *rs, uint32_
     memcpy(rs->model_col, from, n * sizeof(uint32_t));
     memset(rs->have, 0, sizeof(rs->have));
     rs->raw.pos1 = rs->roll.pos1 = 0;
+    resume_block(w, rs, 0);
+    resume_block(w, rs, 1);
 }
 
 void ft_hist_put_row(ft_hist_writer_t *w, uint32_t row, uint32_t seg_inc, const char *name, uint32_t len, const uint64_t *cells,

@@ -37,6 +37,7 @@ class Reader(threading.Thread):
         self.stop = False
         self.reads = self.torn = self.backwards = self.errors = 0
         self.generations = set()
+        self.seen = {}  # generation -> (its publication time in ms, sw-01's latency): history must hold each
         self.last = 0
 
     def run(self):
@@ -61,6 +62,8 @@ class Reader(threading.Thread):
             self.last = max(self.last, g)
             self.generations.add(g)
             m = doc["metrics"]
+            if m and m[0]["switch_id"].endswith("01"):
+                self.seen[g] = (us(doc["collected_at"]) // 1000, m[0]["latency"])
             t0 = us(m[0]["timestamp"]) if m else 0
             whole = len(m) == self.n and all(us(x["timestamp"]) - t0 == i for i, x in enumerate(m))
             self.torn += not whole
@@ -68,7 +71,8 @@ class Reader(threading.Thread):
 
 def test_kill_loop(env, kills):
     prod = env.producer("--switches", "50", "--interval", "0.01")
-    apid = env.start("apid/fabtel-apid", "--listen", "127.0.0.1:0", "--workers", "2", "--shm-name", env.shm)
+    apid = env.start("apid/fabtel-apid", "--listen", "127.0.0.1:0", "--workers", "2", "--shm-name", env.shm,
+                     "--history-max-points", "1000000", "--history-max-answer-points", "1000000")
     base = "http://127.0.0.1:%d" % apid.port()
     first = env.ingestd(prod.url)
     check(env.wait_for(lambda: http_get(base + "/health")[0] == 200), "first publish:\n" + first.text())
@@ -116,6 +120,20 @@ def test_kill_loop(env, kills):
     check(backwards == 0, "the generation must never go backwards (%d)" % backwards)
     check(env.header()["epoch"] == epoch, "reattaching keeps the segment (epoch)")
     check(sum(r.errors for r in readers) == 0, "the API kept answering 200 throughout")
+    # Every generation a reader was served is in history, with the value it was served: history is written before a
+    # generation is published, and a SIGKILL of ingestd loses nothing of a shared mapping.
+    seen = {}
+    for r in readers:
+        seen.update(r.seen)
+    first_t = min(t for t, _ in seen.values()) if seen else 0
+    status, _, body = http_get(base + "/telemetry/history?switch_id=sw-01&metric=latency&from=%.3f" % (first_t / 1000.0 - 1))
+    series = json.loads(body)["series"] if status == 200 else []
+    check(len(series) == 1, "one series for sw-01 across every restart: %s" % [(x["incarnation"], len(x["points"])) for x in series])
+    points = {t: v for x in series for t, v in x["points"]}
+    lost = [(g, t, v) for g, (t, v) in seen.items() if points.get(t) != v]
+    print("history after the kill loop: %d points; %d generations served to readers, %d missing" % (len(points), len(seen), len(lost)))
+    check(status == 200 and len(seen) > 20 and not lost, "every generation served survives the kills in history (%d of %d missing: %s)"
+          % (len(lost), len(seen), lost[:3]))
     last.stop()
     apid.stop()
     prod.stop()

@@ -186,8 +186,18 @@ static void test_restart_continues(void)
         put(&w, 5, 1, "sw-x", (uint64_t)g, 1.0);
         ft_hist_end(&w);
     }
-    ft_hist_writer_close(&w);
+    /* killed inside an append: the newest block's seqcount stays odd, which readers would wait on forever */
+    uint64_t last = atomic_load(ft_hist_entry_words(&w.map, 0) + FT_HE_RAW_LAST), head = atomic_load(&w.map.hdr->raw_head);
+    _Atomic uint64_t *seq = &ft_hist_block(&w.map, 0, last - 1)[FT_HB_SEQ];
+    atomic_store(seq, atomic_load(seq) | 1);
+    munmap(w.map.base, w.map.size);
+    close(w.map.fd);
+    free(w.rows[5]);
+    free(w.rows);
+    free(w.by_name);
     open_writer(&w, 64 << 20); /* a different budget: the file's own size wins */
+    CHECK(w.unclean && !w.scanned && (atomic_load(&ft_hist_block(&w.map, 0, last - 1)[FT_HB_SEQ]) & 1) == 0,
+          "a kill inside an append is repaired on open (seqcount closed)");
     set_cols(&w);
     for (int g = 11; g <= 20; g++) {
         ft_hist_begin(&w, (uint64_t)g, t0 + g * 1000);
@@ -195,6 +205,9 @@ static void test_restart_continues(void)
         ft_hist_end(&w);
     }
     CHECK(w.map.hdr->total_size <= 8 << 20, "the existing file kept its size");
+    CHECK(atomic_load(&w.map.hdr->raw_head) == head && atomic_load(ft_hist_entry_words(&w.map, 0) + FT_HE_RAW_LAST) == last,
+          "the restarted writer goes on filling the series' newest block (head %llu -> %llu)", (unsigned long long)head,
+          (unsigned long long)atomic_load(&w.map.hdr->raw_head));
     ft_hist_writer_close(&w);
     ft_hist_reader_t r;
     if (open_reader(&r) != 0)
