@@ -91,6 +91,7 @@ void prod_sim_step(prod_sim_t *s, uint64_t now_ns)
         w->xmit += bytes;
         w->rcv += (uint64_t)((double)bytes * (0.95 + unif(r) * 0.1));
         w->temperature = clamp(w->temperature + (unif(r) - 0.5) + (w->bandwidth - 200) * 0.001, 25, 95);
+        w->error_rate = w->burst_left ? 2 + unif(r) * 6 : 0.05 + unif(r) * 0.1;
     }
 }
 
@@ -127,7 +128,7 @@ static size_t put_u64(char *p, uint64_t x)
 int prod_sim_render(const prod_sim_t *s, ft_buf_t *out)
 {
     static const char header[] = "switch_id,timestamp,bandwidth_usage,latency,packet_error,port_xmit_data,port_rcv_data,"
-                                 "symbol_error,link_downed,temperature\n";
+                                 "symbol_error,link_downed,temperature,error_rate\n";
     out->len = 0;
     out->failed = 0;
     if (ft_buf_reserve(out, sizeof(header) + (size_t)s->n * 200) != 0)
@@ -155,6 +156,8 @@ int prod_sim_render(const prod_sim_t *s, ft_buf_t *out)
         o += put_u64(p + o, w->link_downed);
         p[o++] = ',';
         o += put_fixed(p + o, w->temperature, 1);
+        p[o++] = ',';
+        o += put_fixed(p + o, w->error_rate, 4);
         p[o++] = '\n';
         out->len += o;
     }

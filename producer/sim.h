@@ -29,6 +29,7 @@ typedef struct prod_switch {
     int64_t packet_error;
     uint32_t spike_left, burst_left, down_left;
     double latency;
+    double error_rate; /* percent of this interval's packets in error: about 0.1 healthy, a few percent in a burst */
 } prod_switch_t;
 
 typedef struct prod_sim {

@@ -472,6 +472,116 @@ double ft_hist_bucket_value(const ft_hist_bucket_t *b, const char *agg)
     return b->count ? b->sum / (double)b->count : 0;
 }
 
+/* ---- window moments ---- */
+
+/* For each asked counter, its column in a block (-1: not there). */
+static void map_columns(const uint64_t *blk, const uint32_t *ctrs, uint32_t n, int *ci, uint32_t *cols, uint32_t *ncols)
+{
+    *ncols = ft_hist_owner_ncols(blk[FT_HB_OWNER]);
+    memcpy(cols, &blk[FT_HB_WORDS], *ncols * sizeof(uint32_t));
+    for (uint32_t k = 0; k < n; k++) {
+        ci[k] = -1;
+        for (uint32_t i = 0; i < *ncols; i++)
+            if (ft_hist_col_ctr(cols[i]) == ctrs[k])
+                ci[k] = (int)i;
+    }
+}
+
+static void add_minute(ft_hist_moments_t *m, uint32_t type, const ft_hist_agg_t *a)
+{
+    double f = ft_hist_value(type, a->first), c = (double)a->count;
+    double d = type == FT_COL_FLOAT ? ft_hist_value(FT_COL_FLOAT, a->dsum) : (double)(int64_t)a->dsum;
+    m->count += a->count;
+    m->sum += c * f + d;
+    m->sumsq += c * f * f + 2 * f * d + a->dsq; /* sum of (f + x - f)^2 */
+}
+
+/* Whole minutes [mfrom, mto] from the rollups; returns the newest minute rolled up (mfrom - 1 when none). */
+static int64_t window_minutes(ft_hist_reader_t *r, uint32_t entry, const uint32_t *ctrs, uint32_t n, int64_t mfrom, int64_t mto,
+                              ft_hist_moments_t *out)
+{
+    int cut, ci[FT_HIST_MOMENTS_MAX];
+    int64_t newest = mfrom - 1;
+    size_t nb = collect(r, 1, entry, mfrom * 60000, mto * 60000, &cut);
+    ft_hist_agg_t aggs[FT_HIST_MAX_COLS];
+    for (size_t k = nb; k-- > 0;) {
+        const uint64_t *blk = r->blocks + k * BLOCK_WORDS;
+        uint32_t cols[FT_HIST_MAX_COLS], ncols;
+        map_columns(blk, ctrs, n, ci, cols, &ncols);
+        ft_hist_codec_t c;
+        ft_hist_codec_init(&c, cols, ncols, (int64_t)blk[FT_HB_FIRST_T] / 60000);
+        const uint8_t *p = (const uint8_t *)blk + ft_hist_payload_off(ncols), *end = p + (uint32_t)blk[FT_HB_USED];
+        int64_t minute;
+        while (ft_hist_dec_roll(&c, &p, end, &minute, aggs) == 1 && minute <= mto) {
+            if (minute < mfrom)
+                continue;
+            newest = minute;
+            for (uint32_t j = 0; j < n; j++)
+                if (ci[j] >= 0 && aggs[ci[j]].count > 0)
+                    add_minute(&out[j], ft_hist_col_type(cols[ci[j]]), &aggs[ci[j]]);
+        }
+    }
+    return newest;
+}
+
+/* Samples in [from, a) and [b, to], walking the samples ring once and decoding only blocks that reach them. */
+static void window_edges(ft_hist_reader_t *r, uint32_t entry, const uint32_t *ctrs, uint32_t n, int64_t from, int64_t a, int64_t b,
+                         int64_t to, ft_hist_moments_t *out)
+{
+    uint64_t pos1 = ld_acq(ft_hist_entry_words(&r->map, entry) + FT_HE_RAW_LAST), hdr[FT_HB_WORDS];
+    uint64_t *dst = copy_slot(r, 0);
+    int ci[FT_HIST_MOMENTS_MAX];
+    for (uint64_t steps = 0; dst != NULL && pos1 != 0 && steps < r->map.hdr->raw_blocks; steps++) {
+        const _Atomic uint64_t *blk = ft_hist_block(&r->map, 0, pos1 - 1);
+        uint64_t s = ft_seqcount_read_begin(&blk[FT_HB_SEQ]);
+        ft_seq_load_words(hdr, blk, FT_HB_WORDS);
+        if (ft_seqcount_read_retry(&blk[FT_HB_SEQ], s) || hdr[FT_HB_POS] != pos1 - 1 || hdr[FT_HB_PREV] >= pos1)
+            return;
+        int64_t f = (int64_t)hdr[FT_HB_FIRST_T], l = (int64_t)hdr[FT_HB_LAST_T];
+        if ((f < a && l >= from) || (l >= b && f <= to)) {
+            if (copy_block(r, 0, pos1 - 1, entry, dst) != 0)
+                return;
+            uint32_t cols[FT_HIST_MAX_COLS], ncols;
+            map_columns(dst, ctrs, n, ci, cols, &ncols);
+            ft_hist_codec_t c;
+            ft_hist_codec_init(&c, cols, ncols, (int64_t)dst[FT_HB_FIRST_T]);
+            const uint8_t *p = (const uint8_t *)dst + ft_hist_payload_off(ncols), *end = p + (uint32_t)dst[FT_HB_USED];
+            uint64_t cells[FT_HIST_MAX_COLS];
+            int64_t t;
+            while (ft_hist_dec_raw(&c, &p, end, &t, cells) == 1 && t <= to) {
+                if (t < from || (t >= a && t < b))
+                    continue;
+                for (uint32_t j = 0; j < n; j++) {
+                    uint32_t type = ci[j] >= 0 ? ft_hist_col_type(cols[ci[j]]) : 0;
+                    if (ci[j] < 0 || cells[ci[j]] == (type == FT_COL_FLOAT ? FT_CELL_NULL_FLOAT : FT_CELL_NULL_INT))
+                        continue;
+                    double x = ft_hist_value(type, cells[ci[j]]);
+                    out[j].count++, out[j].sum += x, out[j].sumsq += x * x;
+                }
+            }
+        }
+        if (f < from)
+            return;
+        pos1 = hdr[FT_HB_PREV];
+    }
+}
+
+int ft_hist_window_moments(ft_hist_reader_t *r, uint32_t entry, const uint32_t *ctrs, uint32_t n, int64_t from, int64_t to,
+                           ft_hist_moments_t *out)
+{
+    if (n > FT_HIST_MOMENTS_MAX || from > to || entry >= ft_hist_nentries(r))
+        return -EINVAL;
+    memset(out, 0, n * sizeof(*out));
+    int64_t mfrom = (from + 59999) / 60000, mto = (to + 1) / 60000 - 1; /* minutes wholly inside [from, to] */
+    int64_t a = to + 1, b = to + 1;                                       /* samples before a, and from b on */
+    if (mfrom <= mto) {
+        int64_t newest = window_minutes(r, entry, ctrs, n, mfrom, mto, out);
+        a = mfrom * 60000, b = (newest + 1) * 60000;
+    }
+    window_edges(r, entry, ctrs, n, from, a, b, to, out);
+    return 0;
+}
+
 /* ---- what the budget keeps ---- */
 
 /* Seconds a ring covers at the rate it is being filled: the oldest block still in it, scaled up while it has not wrapped. */

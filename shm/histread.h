@@ -123,6 +123,22 @@ double ft_hist_bucket_value(const ft_hist_bucket_t *b, const char *agg);
 /* A sample's value as a double (exact for integers up to 2^53). */
 double ft_hist_value(uint32_t type, uint64_t bits);
 
+/* Moments of one counter's samples in a window (what the statistics module takes); at most FT_HIST_MOMENTS_MAX at once. */
+#define FT_HIST_MOMENTS_MAX 8
+typedef struct ft_hist_moments {
+    uint64_t count;
+    double sum, sumsq;
+} ft_hist_moments_t;
+
+/*
+ * The moments of n counters of one entry over [from, to]: whole minutes from the rollups, the edges (before
+ * the first whole minute, and after the newest rolled-up one) from samples, so a day costs about what ten
+ * minutes do. One walk of each ring; samples blocks outside the edges are passed by their headers. out[k] for
+ * ctrs[k]; a counter the entry does not record stays at count 0.
+ */
+int ft_hist_window_moments(ft_hist_reader_t *r, uint32_t entry, const uint32_t *ctrs, uint32_t n, int64_t from, int64_t to,
+                           ft_hist_moments_t *out);
+
 /* The windows the budget keeps at the current rate, from the file's own header and oldest blocks (seconds; 0 unknown). */
 typedef struct ft_hist_windows {
     double raw_s, rollup_s, bytes_per_sample;

@@ -84,7 +84,7 @@ def test_endpoints(env):
     types = {c["name"]: c["type"] for c in doc["counters"]}
     check(types == {"timestamp": "text", "bandwidth_usage": "float", "latency": "float", "packet_error": "int",
                     "port_xmit_data": "int", "port_rcv_data": "int", "symbol_error": "int", "link_downed": "int",
-                    "temperature": "float"}, "counters: %s" % types)
+                    "temperature": "float", "error_rate": "float"}, "counters: %s" % types)
 
     # Caching.
     st, hdrs, doc = api(base, "/telemetry/GetMetric?switch_id=sw-02&metric=latency")

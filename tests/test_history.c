@@ -289,6 +289,28 @@ static void test_rollups_match_samples(void)
         inc += (uint64_t)(g % 7) * 100;
     CHECK(ms.n == 1 && ms.m[0].a.inc == inc, "a minute's increase counts from the previous minute's last sample (want %llu, got %llu)",
           (unsigned long long)inc, ms.n ? (unsigned long long)ms.m[0].a.inc : 0ULL);
+    /* window moments (rollups for whole minutes, samples at the edges) equal the samples' own, for any window */
+    static const int64_t windows[][2] = {{0, 599999}, {12345, 487654}, {60000, 119999}, {59999, 60001}, {30000, 45000}, {0, 900000}};
+    uint32_t ctrs[2] = {(uint32_t)lat, (uint32_t)rx};
+    int wrong = 0;
+    for (size_t k = 0; k < sizeof(windows) / sizeof(windows[0]); k++) {
+        ft_hist_moments_t m[2];
+        int64_t from = t0 + windows[k][0], to = t0 + windows[k][1];
+        CHECK(ft_hist_window_moments(&r, ids[0], ctrs, 2, from, to, m) == 0, "moments");
+        for (int j = 0; j < 2; j++) {
+            pts.n = 0;
+            ft_hist_read_raw(&r, ids[0], ctrs[j], from, to, &pts);
+            double s = 0, sq = 0;
+            for (size_t i = 0; i < pts.n; i++) {
+                double x = ft_hist_value(pts.type, pts.p[i].v);
+                s += x, sq += x * x;
+            }
+            if (m[j].count != pts.n || fabs(m[j].sum - s) > 1e-9 * fabs(s) + 1e-9 || fabs(m[j].sumsq - sq) > 1e-9 * sq + 1e-9)
+                wrong++, fprintf(stderr, "  window %zu counter %d: %llu %.17g %.17g vs %zu %.17g %.17g\n", k, j,
+                                 (unsigned long long)m[j].count, m[j].sum, m[j].sumsq, pts.n, s, sq);
+        }
+    }
+    CHECK(wrong == 0, "window moments from rollups and edges equal the samples' (%d differ)", wrong);
     free(ms.m);
     free(pts.p);
     ft_hist_reader_close(&r);
