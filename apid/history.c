@@ -50,7 +50,7 @@ typedef struct hist_series {
 } hist_series_t;
 
 /* The worker's mapping of the history file the segment names; 0, or -ENOENT when there is none. */
-static int attach_history(api_ctx_t *ctx)
+int api_history_attach(api_ctx_t *ctx)
 {
     char path[FT_SHM_HIST_PATH_WORDS * 8 + 1];
     uint64_t epoch = ft_shm_history_path(&ctx->shm, path, sizeof(path));
@@ -89,7 +89,7 @@ void api_history_detach(api_ctx_t *ctx)
 
 int api_history_windows(api_ctx_t *ctx, uint64_t now_ns, ft_hist_windows_t *w)
 {
-    if (!ctx->attached || attach_history(ctx) != 0)
+    if (!ctx->attached || api_history_attach(ctx) != 0)
         return -ENOENT;
     ft_hist_windows(ctx->hist, (int64_t)(now_ns / 1000000), w);
     return 0;
@@ -397,7 +397,7 @@ void api_history(api_ctx_t *ctx, const api_request_t *req, api_response_t *res)
 {
     if (!api_has_data(ctx))
         return api_reply_no_data(ctx, res);
-    if (attach_history(ctx) != 0)
+    if (api_history_attach(ctx) != 0)
         return api_reply_error(ctx, res, 503, "no history: ingestd runs with --history-bytes 0, or its history file is unavailable");
     ft_snap_t v;
     uint64_t published_ns;

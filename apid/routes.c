@@ -19,6 +19,7 @@ static const api_route_t routes[] = {
     {"/deployments", NULL, ANY, RW, 0, 0, NULL, "deployments", 1, API_UPSTREAM_ORCHD},
     {"/flows", NULL, ANY, RW, 0, 0, NULL, "flows", 1, API_UPSTREAM_FLOWD},
     {"/telemetry/history", NULL, READ, R, 1, 1, api_history, "history", 0, -1},
+    {"/telemetry/bottlenecks", NULL, READ, R, 1, 1, api_bottlenecks, "bottlenecks", 0, -1},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

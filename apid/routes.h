@@ -48,6 +48,9 @@ void api_performance(api_ctx_t *ctx, const api_request_t *req, api_response_t *r
 void api_health(api_ctx_t *ctx, const api_request_t *req, api_response_t *res);       /* status.c */
 void api_metrics(api_ctx_t *ctx, const api_request_t *req, api_response_t *res);      /* status.c */
 void api_history(api_ctx_t *ctx, const api_request_t *req, api_response_t *res);      /* history.c */
+void api_bottlenecks(api_ctx_t *ctx, const api_request_t *req, api_response_t *res);  /* bottlenecks.c */
+/* Map the history file the segment names (again when it is another): 0, or -ENOENT when there is none. */
+int api_history_attach(api_ctx_t *ctx);
 /* Unmap the worker's history file (api_ctx_destroy). */
 void api_history_detach(api_ctx_t *ctx);
 /* What the history budget keeps (shm/histread.h); -ENOENT when there is no history. For /telemetry/performance. */

@@ -66,7 +66,8 @@ static int parse_one(const char *s, size_t len, ft_bn_metric_t *m)
     if (colon == NULL || !name_ok(s, (size_t)(colon - s)))
         return -EINVAL;
     const char *w = colon + 1, *end = s + len;
-    if (w >= end || (*w != '+' && *w != '-'))
+    /* A '+' typed into a URL arrives as a space (form encoding): it is the sign all the same. */
+    if (w >= end || (*w != '+' && *w != '-' && *w != ' '))
         return -EINVAL;
     char tmp[32], *stop;
     size_t wl = (size_t)(end - w - 1);
@@ -77,7 +78,7 @@ static int parse_one(const char *s, size_t len, ft_bn_metric_t *m)
     double weight = strtod(tmp, &stop);
     if (*stop != '\0' || !isfinite(weight) || weight < 0 || tmp[0] == '+' || tmp[0] == '-' || tmp[0] == ' ')
         return -EINVAL;
-    set_metric(m, s, (size_t)(colon - s), *w == '+' ? +1 : -1, weight);
+    set_metric(m, s, (size_t)(colon - s), *w == '-' ? -1 : +1, weight);
     return 0;
 }
 

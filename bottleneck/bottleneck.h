@@ -79,7 +79,8 @@ int ft_bn_method_parse(const char *s, size_t len, ft_bn_method_t *out);
 uint32_t ft_bn_default_metrics(ft_bn_metric_t *out);
 
 /*
- * "name:+w,name:-w,…" (sign: direction; w: weight, a finite number >= 0): at most FT_BN_MAX_METRICS,
+ * "name:+w,name:-w,…" (sign: direction, a space standing for '+' as a URL's '+' decodes to one; w: weight, a
+ * finite number >= 0): at most FT_BN_MAX_METRICS,
  * names unique, 1..63 bytes of [A-Za-z0-9_.-]. 0 with *n set, or -EINVAL with `why` naming the element.
  */
 int ft_bn_parse_metrics(const char *s, size_t len, ft_bn_metric_t *out, uint32_t *n, char *why, size_t whysz);

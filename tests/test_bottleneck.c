@@ -168,6 +168,8 @@ static void test_parse(void)
     CHECK(ft_bn_parse_metrics(s, strlen(s), m, &n, why, sizeof(why)) == 0 && n == 3, "parse: %s", why);
     CHECK(strcmp(m[1].name, "bandwidth_usage") == 0 && m[1].direction == -1 && m[1].weight == 0.3 && m[2].weight == 0,
           "name, direction, weight");
+    CHECK(ft_bn_parse_metrics("latency: 0.4", 12, m, &n, why, sizeof(why)) == 0 && m[0].direction == 1,
+          "a '+' that came through a URL as a space is the + sign");
     const char *bad[] = {"", "latency", "latency:0.4", "latency:+", "latency:+x", "latency:+-1", "latency:+inf", "latency:+nan",
                          "lat ency:+1", "a:+1,a:-1", "a:+1,", ",a:+1", "a:+1,b:+1,c:+1,d:+1,e:+1,f:+1,g:+1,h:+1,i:+1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
