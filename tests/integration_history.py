@@ -240,6 +240,8 @@ def test_off_and_refused(env, src_port):
         check(env.wait_for(lambda: env.header(shm=shm)["generation"] >= 1, timeout=30), "published without history")
         status, hdrs, doc = get(port, "switch_id=sw-a&metric=rx")
         check(status == 503 and doc and doc["error"]["status"] == 503, "--history-bytes 0: history answers 503 JSON (%d %s)" % (status, doc))
+        status, _, body = http_get("http://127.0.0.1:%d/telemetry/bottlenecks" % port)
+        check(status == 503 and json.loads(body)["error"]["status"] == 503, "and so do bottlenecks (%d)" % status)
         ing.stop()
         api.stop()
         # A file of an unknown version: refused, not re-created.
@@ -287,6 +289,80 @@ def test_10k(env):
         unlink_segment(shm)
 
 
+class Fabric20(http.server.BaseHTTPRequestHandler):
+    """20 switches; sw-04, sw-11 and sw-17 degraded as in the seed's profile (latency 210, throughput 1.1, errors 5.5 %)."""
+    protocol_version = "HTTP/1.1"
+    k = 0
+    BAD = ("sw-04", "sw-11", "sw-17")
+
+    def do_GET(self):
+        Fabric20.k += 1
+        k = Fabric20.k
+        rows = []
+        for i in range(1, 21):
+            name = "sw-%02d" % i
+            j = (i * 7 + k) % 5  # a little spread among the healthy
+            if name in self.BAD:
+                rows.append("%s,%.1f,%.2f,%.2f" % (name, 210 + j, 1.1, 5.5))
+            else:
+                rows.append("%s,%.1f,%.2f,%.2f" % (name, 10 + j * 0.1, 9.5 - j * 0.05, 0.1 + j * 0.01))
+        data = ("switch_id,latency,bandwidth_usage,error_rate\n" + "\n".join(rows) + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/csv")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *a):
+        pass
+
+
+def test_bottlenecks(env):
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Fabric20)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    shm = env.shm + "-bn"
+    try:
+        ing = env.ingestd("http://127.0.0.1:%d/counters" % srv.server_port, "--interval", "0.1", "--wait", "0", shm=shm)
+        api = env.start("apid/fabtel-apid", "--listen", "127.0.0.1:0", "--workers", "1", "--shm-name", shm)
+        port = api.port()
+        url = "http://127.0.0.1:%d/telemetry/bottlenecks" % port
+        check(env.wait_for(lambda: env.header(shm=shm)["generation"] >= 5, timeout=60), "20 switches published 5 times")
+        status, hdrs, body = http_get(url + "?window=60")
+        doc = json.loads(body)
+        flagged = sorted(b["switch_id"] for b in doc.get("bottlenecks", []))
+        check(status == 200 and doc["method"] == "robust" and doc["threshold"] == 3.5 and flagged == list(Fabric20.BAD) and
+              doc["total_bottlenecks"] == 3 and doc["judged"] == 20,
+              "robust flags exactly the three degraded switches: %s" % (body[:300],))
+        worst = doc["bottlenecks"][0] if doc.get("bottlenecks") else {}
+        check(set(worst.get("means", {})) == {"latency", "bandwidth_usage", "error_rate"} and worst.get("deviation_score", 0) > 0 and
+              all(isinstance(v, (int, float)) for v in worst.get("z", {}).values()), "each bottleneck has its means, z and score")
+        status, _, body = http_get(url + "?window=60&method=zscore")
+        doc = json.loads(body)
+        check(status == 200 and doc["method"] == "zscore" and doc["threshold"] == 2 and
+              all(b["switch_id"] in Fabric20.BAD for b in doc["bottlenecks"]), "zscore answers, flagging none of the healthy: %s" % body[:200])
+        status, _, body = http_get(url + "?window=60&metrics=latency:%2B1")
+        doc = json.loads(body)
+        check(status == 200 and sorted(b["switch_id"] for b in doc["bottlenecks"]) == list(Fabric20.BAD) and
+              list(doc["bottlenecks"][0]["means"]) == ["latency"], "metrics=latency:+1 judges latency alone")
+        status, _, body = http_get(url + "?window=60&metrics=latency:+1")
+        check(status == 200, "a '+' sent unescaped (a space) is the sign: %d %s" % (status, body[:120]))
+        for q, want, field in (("window=0", 400, "window"), ("window=86401", 400, "window"), ("window=1.5", 400, "window"),
+                               ("method=mean", 400, "method"), ("threshold=-1", 400, "threshold"), ("threshold=nan", 400, "threshold"),
+                               ("metrics=latency", 400, "metrics"), ("metrics=nope:%2B1", 404, "metrics")):
+            status, _, body = http_get(url + "?" + q)
+            err = json.loads(body).get("error", {})
+            check(status == want and err.get("field") == field, "%s: expected %d naming %s, got %d %s" % (q, want, field, status, body[:150]))
+        status, hdrs, _ = http_get(url)
+        etag = {k.lower(): v for k, v in hdrs.items()}.get("etag")
+        status2, _, _ = http_get(url, {"If-None-Match": etag}) if etag else (0, 0, 0)
+        check(status == 200 and etag and status2 in (200, 304), "ETag and If-None-Match (%s, %s)" % (etag, status2))
+        api.stop()
+        ing.stop()
+    finally:
+        srv.shutdown()
+        unlink_segment(shm)
+
+
 def main():
     env = Env(sys.argv[1])
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Source)
@@ -304,6 +380,7 @@ def main():
         api.stop()
         test_off_and_refused(env, srv.server_port)
         test_10k(env)
+        test_bottlenecks(env)
     finally:
         srv.shutdown()
         env.cleanup()
