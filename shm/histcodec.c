@@ -144,6 +144,75 @@ static int dec_float(ft_hist_codec_t *c, uint32_t i, const uint8_t **p, const ui
     return 0;
 }
 
+int ft_hist_dec_raw_time(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, int64_t *t, const uint8_t **bitmap)
+{
+    if (*p >= end)
+        return 0;
+    uint64_t h;
+    if (get_varint(p, end, &h) != 0)
+        return -EPROTO;
+    int64_t dt = (int64_t)((uint64_t)c->dt + (uint64_t)unzz(h >> 1));
+    if ((c->first && dt != 0) || (!c->first && (dt <= 0 || dt > INT64_MAX - c->t)))
+        return -EPROTO;
+    *bitmap = NULL;
+    if (h & 1) {
+        size_t nb = (c->ncols + 7) / 8;
+        if ((size_t)(end - *p) < nb)
+            return -EPROTO;
+        *bitmap = *p;
+        *p += nb;
+    }
+    c->t = (int64_t)((uint64_t)c->t + (uint64_t)dt), c->dt = dt, c->first = 0;
+    *t = c->t;
+    return 1;
+}
+
+/* Move a float column's state over one value without producing the double (no division). */
+static int step_float(ft_hist_codec_t *c, uint32_t i, const uint8_t **p, const uint8_t *end)
+{
+    uint64_t v, u, raw;
+    if (get_varint(p, end, &v) != 0)
+        return -EPROTO;
+    if (!(v & 1)) {
+        if (c->e[i] >= FT_HIST_E_RAW)
+            return -EPROTO;
+        c->prev[i] += (uint64_t)unzz(v >> 1);
+    } else if ((v >> 1) < FT_HIST_E_RAW) {
+        if (get_varint(p, end, &u) != 0)
+            return -EPROTO;
+        c->e[i] = (uint8_t)(v >> 1), c->prev[i] = (uint64_t)unzz(u);
+    } else if ((v >> 1) != FT_HIST_E_RAW || get_u64(p, end, &raw) != 0) {
+        return -EPROTO;
+    } else {
+        c->e[i] = FT_HIST_E_RAW, c->prev[i] = 0;
+    }
+    return 0;
+}
+
+int ft_hist_dec_raw_values(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, const uint8_t *bitmap, uint64_t want,
+                           uint64_t *cells)
+{
+    for (uint32_t i = 0; i < c->ncols; i++) {
+        int wanted = i < 64 && (want >> i & 1);
+        if (bitmap != NULL && (bitmap[i / 8] >> (i % 8) & 1)) {
+            if (wanted)
+                cells[i] = null_of(c->cols[i]);
+            continue;
+        }
+        if (ft_hist_col_type(c->cols[i]) != FT_COL_FLOAT) {
+            uint64_t v;
+            if (get_varint(p, end, &v) != 0)
+                return -EPROTO;
+            c->prev[i] += (uint64_t)unzz(v);
+            if (wanted)
+                cells[i] = c->prev[i];
+        } else if (wanted ? dec_float(c, i, p, end, &cells[i]) != 0 : step_float(c, i, p, end) != 0) {
+            return -EPROTO;
+        }
+    }
+    return 0;
+}
+
 size_t ft_hist_enc_raw(ft_hist_codec_t *c, uint8_t *out, int64_t t, const uint64_t *cells)
 {
     int64_t dt = c->first ? 0 : t - c->t;

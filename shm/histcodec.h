@@ -69,6 +69,15 @@ int ft_hist_dec_raw(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, i
  */
 int ft_hist_dec_raw_one(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, uint32_t ci, int64_t *t, uint64_t *cell);
 
+/*
+ * The same in two steps, for a reader that wants only some records and columns: the record's time first,
+ * then its values, materializing only the columns in `want` (bit i: column i) into cells[i]; the others
+ * only move the codec along (an integer add; a float's mantissa, without the division).
+ */
+int ft_hist_dec_raw_time(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, int64_t *t, const uint8_t **bitmap);
+int ft_hist_dec_raw_values(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, const uint8_t *bitmap, uint64_t want,
+                           uint64_t *cells);
+
 size_t ft_hist_enc_roll(ft_hist_codec_t *c, uint8_t *out, int64_t minute, const ft_hist_agg_t *aggs);
 int ft_hist_dec_roll(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, int64_t *minute, ft_hist_agg_t *aggs);
 int ft_hist_dec_roll_one(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, uint32_t ci, int64_t *minute, ft_hist_agg_t *agg);

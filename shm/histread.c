@@ -546,10 +546,14 @@ static void window_edges(ft_hist_reader_t *r, uint32_t entry, const uint32_t *ct
             ft_hist_codec_t c;
             ft_hist_codec_init(&c, cols, ncols, (int64_t)dst[FT_HB_FIRST_T]);
             const uint8_t *p = (const uint8_t *)dst + ft_hist_payload_off(ncols), *end = p + (uint32_t)dst[FT_HB_USED];
-            uint64_t cells[FT_HIST_MAX_COLS];
+            uint64_t cells[FT_HIST_MAX_COLS], want = 0;
+            for (uint32_t j = 0; j < n; j++)
+                want |= ci[j] >= 0 ? 1ULL << ci[j] : 0;
             int64_t t;
-            while (ft_hist_dec_raw(&c, &p, end, &t, cells) == 1 && t <= to) {
-                if (t < from || (t >= a && t < b))
+            const uint8_t *bitmap;
+            while (ft_hist_dec_raw_time(&c, &p, end, &t, &bitmap) == 1 && t <= to) {
+                int in = t >= from && (t < a || t >= b); /* only edge samples are materialized */
+                if (ft_hist_dec_raw_values(&c, &p, end, bitmap, in ? want : 0, cells) != 0 || !in)
                     continue;
                 for (uint32_t j = 0; j < n; j++) {
                     uint32_t type = ci[j] >= 0 ? ft_hist_col_type(cols[ci[j]]) : 0;

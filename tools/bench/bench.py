@@ -19,13 +19,17 @@ and as TSV. Cases (issue "Performance"):
     sample and the windows a budget keeps (tools/bench/history_bench.c); /telemetry/history for one series,
     1 h raw and 24 h at 1-minute steps, vs a libh2o server answering a body of the same bytes, cache hits
     (the same question) and misses (every request another window) measured apart
+  9 bottlenecks: /telemetry/bottlenecks over 10,000 switches and a 10-minute window of history, time per answer
+    (each request another question, so never from the cache), ingest paused vs publishing every second
 Every server is stopped by pid at the end; every load is bounded in time and loopback only."""
 import argparse
 import datetime
 import http.client
+import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -445,6 +449,45 @@ def case_history(env, args):
     stop_all(env, apid, ing, prod)
 
 
+def case_bottlenecks(env, args):
+    """Time per answer of the fabric's bottlenecks at 10,000 switches, 10-minute window, idle and under ingest."""
+    n = 10000
+    state = os.path.join(env.dir, "state-bottleneck-bench")
+    os.makedirs(state, exist_ok=True)
+    bench_history_tool(env, "--prefill", state, "--hours", 0.2, "--switches", n, "--history-bytes", 2 << 30)
+    prod = env.producer("--switches", str(n), "--interval", "1", "--seed", "1")
+    shm = env.shm + "-bn"
+    ing = env.ingestd(prod.url, "--max-switches", str(n + 16), "--state-dir", state, "--history-bytes", str(2 << 30), shm=shm)
+    apid = env.start("apid/fabtel-apid", "--listen", "127.0.0.1:0", "--shm-name", shm, "--workers", "2")
+    base = "http://127.0.0.1:%d" % apid.port()
+    end = time.time() + 120
+    while time.time() < end and http_get(base + "/health")[0] != 200:
+        time.sleep(0.1)
+    q = [0]
+
+    def timed():
+        q[0] += 1  # another threshold each time: a question the cache has not seen
+        t = time.perf_counter()
+        st, _, body = http_get(base + "/telemetry/bottlenecks?window=600&threshold=%.6f" % (3.5 + q[0] * 1e-6), timeout=60)
+        took = (time.perf_counter() - t) * 1000
+        return took if st == 200 else float("nan"), body
+
+    for label, paused in (("ingest paused", True), ("ingest publishing every 1 s", False)):
+        if paused:
+            os.kill(prod.pid, signal.SIGSTOP)
+        times = []
+        for _ in range(max(5, args.rounds * 4)):
+            took, body = timed()
+            times.append(took)
+        if paused:
+            os.kill(prod.pid, signal.SIGCONT)
+        doc = json.loads(body)
+        record("9 bottlenecks %d sw, 600 s" % n, "time per answer, %s (median)" % label, statistics.median(times), "ms",
+               "goal < 20 ms; %d switches judged, %d flagged" % (doc.get("judged", 0), doc.get("total_bottlenecks", 0)))
+        record("9 bottlenecks %d sw, 600 s" % n, "time per answer, %s (max)" % label, max(times), "ms")
+    stop_all(env, apid, ing, prod)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
@@ -461,7 +504,7 @@ def main():
                    stdout=subprocess.DEVNULL)
     env = Env(os.path.join(ROOT, "build-release"))
     cases = {"1": case_getmetric, "2": case_listmetrics, "3": case_under_ingest, "4": case_freshness, "5": case_ingest,
-             "6": case_frontdoor, "7": case_flows, "8": case_history}
+             "6": case_frontdoor, "7": case_flows, "8": case_history, "9": case_bottlenecks}
     print("%-34s %-34s %12s %-6s %s" % ("case", "metric", "value", "unit", "note"))
     try:
         for c in args.cases.split(","):
