@@ -75,8 +75,15 @@ void ft_hist_codec_init(ft_hist_codec_t *c, const uint32_t *cols, uint32_t ncols
     memset(c, 0, sizeof(*c));
     c->ncols = ncols > FT_HIST_MAX_COLS ? FT_HIST_MAX_COLS : ncols;
     memcpy(c->cols, cols, c->ncols * sizeof(uint32_t));
-    c->t = first_t;
+    c->t = c->base = first_t;
     c->first = 1;
+}
+
+void ft_hist_codec_restart(ft_hist_codec_t *c, int64_t t)
+{
+    memset(c->prev, 0, sizeof(c->prev));
+    memset(c->e, 0, sizeof(c->e));
+    c->t = t, c->dt = 0, c->first = 1;
 }
 
 /* x == m / 10^e exactly, |m| < 2^53, and not -0.0: the decimal round-trips. */
@@ -151,9 +158,21 @@ int ft_hist_dec_raw_time(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *e
     uint64_t h;
     if (get_varint(p, end, &h) != 0)
         return -EPROTO;
-    int64_t dt = (int64_t)((uint64_t)c->dt + (uint64_t)unzz(h >> 1));
-    if ((c->first && dt != 0) || (!c->first && (dt <= 0 || dt > INT64_MAX - c->t)))
-        return -EPROTO;
+    int64_t dod = unzz(h >> 2), dt;
+    if (h & 2) { /* a sync record: its time from the block's start, and the codec starts over */
+        uint64_t rel;
+        if (dod != 0 || get_varint(p, end, &rel) != 0 || rel > (uint64_t)INT64_MAX - (uint64_t)(c->base > 0 ? c->base : 0))
+            return -EPROTO;
+        int64_t ts = c->base + (int64_t)rel;
+        if (!c->first && ts <= c->t)
+            return -EPROTO;
+        ft_hist_codec_restart(c, ts);
+        dt = 0;
+    } else {
+        dt = (int64_t)((uint64_t)c->dt + (uint64_t)dod);
+        if ((c->first && dt != 0) || (!c->first && (dt <= 0 || dt > INT64_MAX - c->t)))
+            return -EPROTO; /* the writer only appends strictly later samples, and time does not wrap */
+    }
     *bitmap = NULL;
     if (h & 1) {
         size_t nb = (c->ncols + 7) / 8;
@@ -164,6 +183,7 @@ int ft_hist_dec_raw_time(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *e
     }
     c->t = (int64_t)((uint64_t)c->t + (uint64_t)dt), c->dt = dt, c->first = 0;
     *t = c->t;
+    c->last_sync = (h & 2) != 0;
     return 1;
 }
 
@@ -189,17 +209,51 @@ static int step_float(ft_hist_codec_t *c, uint32_t i, const uint8_t **p, const u
     return 0;
 }
 
-int ft_hist_dec_raw_values(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, const uint8_t *bitmap, uint64_t want,
-                           uint64_t *cells)
+static inline int skip_varint(const uint8_t **p, const uint8_t *end)
+{
+    for (int i = 0; i < 10 && *p < end; i++)
+        if (!(*(*p)++ & 0x80))
+            return 0;
+    return -EPROTO;
+}
+
+static inline int skip_bytes(const uint8_t **p, const uint8_t *end, size_t n)
+{
+    if ((size_t)(end - *p) < n)
+        return -EPROTO;
+    *p += n;
+    return 0;
+}
+
+/* Step over one value of column i without keeping its state. */
+static int skip_value(const ft_hist_codec_t *c, uint32_t i, const uint8_t **p, const uint8_t *end)
+{
+    if (ft_hist_col_type(c->cols[i]) != FT_COL_FLOAT)
+        return skip_varint(p, end);
+    uint64_t v;
+    if (get_varint(p, end, &v) != 0)
+        return -EPROTO;
+    if (!(v & 1))
+        return 0;
+    if ((v >> 1) < FT_HIST_E_RAW)
+        return skip_varint(p, end);
+    return (v >> 1) == FT_HIST_E_RAW ? skip_bytes(p, end, 8) : -EPROTO;
+}
+
+int ft_hist_dec_raw_values(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, const uint8_t *bitmap, uint64_t keep,
+                           uint64_t want, uint64_t *cells)
 {
     for (uint32_t i = 0; i < c->ncols; i++) {
-        int wanted = i < 64 && (want >> i & 1);
+        int wanted = i < 64 && (want >> i & 1), kept = i >= 64 || (keep >> i & 1);
         if (bitmap != NULL && (bitmap[i / 8] >> (i % 8) & 1)) {
             if (wanted)
                 cells[i] = null_of(c->cols[i]);
             continue;
         }
-        if (ft_hist_col_type(c->cols[i]) != FT_COL_FLOAT) {
+        if (!kept && !wanted) {
+            if (skip_value(c, i, p, end) != 0)
+                return -EPROTO;
+        } else if (ft_hist_col_type(c->cols[i]) != FT_COL_FLOAT) {
             uint64_t v;
             if (get_varint(p, end, &v) != 0)
                 return -EPROTO;
@@ -213,13 +267,55 @@ int ft_hist_dec_raw_values(ft_hist_codec_t *c, const uint8_t **p, const uint8_t 
     return 0;
 }
 
-size_t ft_hist_enc_raw(ft_hist_codec_t *c, uint8_t *out, int64_t t, const uint64_t *cells)
+void ft_hist_cursor_init(ft_hist_cursor_t *k, const uint64_t *blk, int64_t from)
 {
+    uint32_t ncols = ft_hist_owner_ncols(blk[FT_HB_OWNER]), used = (uint32_t)blk[FT_HB_USED];
+    int64_t first = (int64_t)blk[FT_HB_FIRST_T];
+    memset(k, 0, sizeof(*k));
+    if (ncols > FT_HIST_MAX_COLS || used > FT_HIST_BLOCK - ft_hist_payload_off(ncols))
+        ncols = 0, used = 0; /* not a block: nothing to read */
+    ft_hist_codec_init(&k->c, (const uint32_t *)&blk[FT_HB_WORDS], ncols, first);
+    k->base = k->p = (const uint8_t *)blk + ft_hist_payload_off(ncols);
+    k->end = k->base + used;
+    for (uint32_t i = 0; i < FT_HIST_NSYNC; i++) { /* increasing offsets and times, each word checked */
+        uint64_t w = blk[FT_HB_SYNC + i];
+        uint32_t off = ft_hist_sync_off(w);
+        int64_t t = first + ft_hist_sync_t(w);
+        if (w == 0 || w != ft_hist_sync_word(blk[FT_HB_POS], off, ft_hist_sync_t(w)) || off == 0 || off >= used ||
+            (k->n > 0 && (off <= k->off[k->n - 1] || t <= k->t[k->n - 1])))
+            break;
+        k->off[k->n] = off, k->t[k->n++] = t;
+    }
+    int best = -1; /* the newest sync point before from */
+    for (uint32_t i = 0; i < k->n; i++)
+        if (k->t[i] < from)
+            best = (int)i;
+    if (best < 0)
+        return;
+    /* The index is a hint: start there only if the payload has a sync record at that offset with that time. */
+    ft_hist_codec_t probe = k->c;
+    const uint8_t *q = k->base + k->off[best], *bitmap;
+    int64_t t;
+    if (ft_hist_dec_raw_time(&probe, &q, k->end, &t, &bitmap) == 1 && probe.last_sync && t == k->t[best])
+        k->p = k->base + k->off[best];
+}
+
+int ft_hist_cursor_next(ft_hist_cursor_t *k, int64_t *t, const uint8_t **bitmap)
+{
+    return ft_hist_dec_raw_time(&k->c, &k->p, k->end, t, bitmap);
+}
+
+size_t ft_hist_enc_raw(ft_hist_codec_t *c, uint8_t *out, int64_t t, const uint64_t *cells, int sync)
+{
+    if (sync)
+        ft_hist_codec_restart(c, t);
     int64_t dt = c->first ? 0 : t - c->t;
     int absent = 0;
     for (uint32_t i = 0; i < c->ncols; i++)
         absent |= cells[i] == null_of(c->cols[i]);
-    size_t n = put_varint(out, zz(dt - c->dt) << 1 | (uint64_t)absent);
+    size_t n = put_varint(out, zz(dt - c->dt) << 2 | (uint64_t)(sync != 0) << 1 | (uint64_t)absent);
+    if (sync)
+        n += put_varint(out + n, (uint64_t)(t - c->base));
     if (absent) {
         size_t nb = (c->ncols + 7) / 8;
         memset(out + n, 0, nb);
@@ -244,114 +340,13 @@ size_t ft_hist_enc_raw(ft_hist_codec_t *c, uint8_t *out, int64_t t, const uint64
 
 int ft_hist_dec_raw(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, int64_t *t, uint64_t *cells)
 {
-    if (*p >= end)
-        return 0;
-    uint64_t h;
-    if (get_varint(p, end, &h) != 0)
-        return -EPROTO;
-    int64_t dt = (int64_t)((uint64_t)c->dt + (uint64_t)unzz(h >> 1));
-    if ((c->first && dt != 0) || (!c->first && (dt <= 0 || dt > INT64_MAX - c->t)))
-        return -EPROTO; /* the writer only appends strictly later samples, and time does not wrap */
-    const uint8_t *bitmap = NULL;
-    if (h & 1) {
-        size_t nb = (c->ncols + 7) / 8;
-        if ((size_t)(end - *p) < nb)
-            return -EPROTO;
-        bitmap = *p;
-        *p += nb;
-    }
-    for (uint32_t i = 0; i < c->ncols; i++) {
-        if (bitmap != NULL && (bitmap[i / 8] >> (i % 8) & 1)) {
-            cells[i] = null_of(c->cols[i]);
-        } else if (ft_hist_col_type(c->cols[i]) == FT_COL_FLOAT) {
-            if (dec_float(c, i, p, end, &cells[i]) != 0)
-                return -EPROTO;
-        } else {
-            uint64_t v;
-            if (get_varint(p, end, &v) != 0)
-                return -EPROTO;
-            c->prev[i] += (uint64_t)unzz(v);
-            cells[i] = c->prev[i];
-        }
-    }
-    c->t = (int64_t)((uint64_t)c->t + (uint64_t)dt), c->dt = dt, c->first = 0;
-    *t = c->t;
-    return 1;
+    const uint8_t *bitmap;
+    int rc = ft_hist_dec_raw_time(c, p, end, t, &bitmap);
+    if (rc != 1)
+        return rc;
+    return ft_hist_dec_raw_values(c, p, end, bitmap, ~0ULL, ~0ULL, cells) == 0 ? 1 : -EPROTO;
 }
 
-static inline int skip_varint(const uint8_t **p, const uint8_t *end)
-{
-    for (int i = 0; i < 10 && *p < end; i++)
-        if (!(*(*p)++ & 0x80))
-            return 0;
-    return -EPROTO;
-}
-
-static inline int skip_bytes(const uint8_t **p, const uint8_t *end, size_t n)
-{
-    if ((size_t)(end - *p) < n)
-        return -EPROTO;
-    *p += n;
-    return 0;
-}
-
-/* Step over one raw value of column i without decoding it. */
-static int skip_raw(const ft_hist_codec_t *c, uint32_t i, const uint8_t **p, const uint8_t *end)
-{
-    if (ft_hist_col_type(c->cols[i]) != FT_COL_FLOAT)
-        return skip_varint(p, end);
-    uint64_t v;
-    if (get_varint(p, end, &v) != 0)
-        return -EPROTO;
-    if (!(v & 1))
-        return 0;
-    if ((v >> 1) < FT_HIST_E_RAW)
-        return skip_varint(p, end);
-    return (v >> 1) == FT_HIST_E_RAW ? skip_bytes(p, end, 8) : -EPROTO;
-}
-
-int ft_hist_dec_raw_one(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, uint32_t ci, int64_t *t, uint64_t *cell)
-{
-    if (*p >= end)
-        return 0;
-    uint64_t h;
-    if (get_varint(p, end, &h) != 0)
-        return -EPROTO;
-    int64_t dt = (int64_t)((uint64_t)c->dt + (uint64_t)unzz(h >> 1));
-    if ((c->first && dt != 0) || (!c->first && (dt <= 0 || dt > INT64_MAX - c->t)))
-        return -EPROTO;
-    const uint8_t *bitmap = NULL;
-    if (h & 1) {
-        size_t nb = (c->ncols + 7) / 8;
-        if ((size_t)(end - *p) < nb)
-            return -EPROTO;
-        bitmap = *p;
-        *p += nb;
-    }
-    for (uint32_t i = 0; i < c->ncols; i++) {
-        int absent = bitmap != NULL && (bitmap[i / 8] >> (i % 8) & 1);
-        if (i != ci) {
-            if (!absent && skip_raw(c, i, p, end) != 0)
-                return -EPROTO;
-            continue;
-        }
-        if (absent) {
-            *cell = null_of(c->cols[i]);
-        } else if (ft_hist_col_type(c->cols[i]) == FT_COL_FLOAT) {
-            if (dec_float(c, i, p, end, cell) != 0)
-                return -EPROTO;
-        } else {
-            uint64_t v;
-            if (get_varint(p, end, &v) != 0)
-                return -EPROTO;
-            c->prev[i] += (uint64_t)unzz(v);
-            *cell = c->prev[i];
-        }
-    }
-    c->t = (int64_t)((uint64_t)c->t + (uint64_t)dt), c->dt = dt, c->first = 0;
-    *t = c->t;
-    return 1;
-}
 
 static size_t enc_agg(ft_hist_codec_t *c, uint32_t i, uint8_t *o, const ft_hist_agg_t *a)
 {

@@ -5,7 +5,9 @@
  * private copy of a block. Nothing here touches shared memory.
  *
  * Raw record (one sample of every column the block lists):
- *   varint  zz(dt - previous dt) << 1 | has_absent   dt: ms since the previous record (0 for the first)
+ *   varint  zz(dt - previous dt) << 2 | sync << 1 | has_absent   dt: ms since the previous record (0 for the first)
+ *   [varint] sync records only: ms since the block's FIRST_T; the codec starts over here (dt 0, previous values
+ *            0), so a reader may begin at a sync record (shm/history.h: the header's sync points find them)
  *   [bitmap] ceil(ncols / 8) bytes, bit c set: column c absent      (only when has_absent)
  *   per present column:
  *     integer: varint zz(v - previous v), 64-bit wrapping, so every value round-trips exactly
@@ -45,6 +47,8 @@ typedef struct ft_hist_codec {
     uint64_t prev[FT_HIST_MAX_COLS]; /* raw: last integer bits or last mantissa; rollup: last `last` */
     uint8_t e[FT_HIST_MAX_COLS];     /* raw floats: current decimal exponent, FT_HIST_E_RAW after raw bytes */
     int first;                       /* no record yet */
+    int64_t base;                    /* raw: the block's FIRST_T, which sync records count from */
+    int last_sync;                   /* the record just decoded was a sync record */
 } ft_hist_codec_t;
 
 /* One column's minute. Values are cell bits (int64 or double); dsum is int64 bits for integers, double bits for floats. */
@@ -58,25 +62,51 @@ typedef struct ft_hist_agg {
 /* Start a block's state: its columns and its FIRST_T (raw: ms; rollup: ms of its first minute). */
 void ft_hist_codec_init(ft_hist_codec_t *c, const uint32_t *cols, uint32_t ncols, int64_t first_t);
 
-/* Encode one raw record into out (>= FT_HIST_RAW_REC_MAX bytes); cells[i] for column i, FT_CELL_NULL_* when absent. Returns bytes. */
-size_t ft_hist_enc_raw(ft_hist_codec_t *c, uint8_t *out, int64_t t, const uint64_t *cells);
+/* Start over at time t (a sync point), keeping the columns. */
+void ft_hist_codec_restart(ft_hist_codec_t *c, int64_t t);
+
+/*
+ * Encode one raw record into out (>= FT_HIST_RAW_REC_MAX bytes); cells[i] for column i, FT_CELL_NULL_* when
+ * absent. sync: make it a sync record (the codec starts over; its time is written from the block's start).
+ * Returns bytes.
+ */
+size_t ft_hist_enc_raw(ft_hist_codec_t *c, uint8_t *out, int64_t t, const uint64_t *cells, int sync);
 /* Decode the next raw record from [*p, end): its time and cells (absent: the NULL sentinel of the column's type). */
 int ft_hist_dec_raw(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, int64_t *t, uint64_t *cells);
 
-/*
- * The same, decoding only column `ci` (the others are stepped over): what a reader of one series does. The
- * codec then holds no valid state for the other columns, so one codec decodes one column of a block.
- */
-int ft_hist_dec_raw_one(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, uint32_t ci, int64_t *t, uint64_t *cell);
 
 /*
  * The same in two steps, for a reader that wants only some records and columns: the record's time first,
- * then its values, materializing only the columns in `want` (bit i: column i) into cells[i]; the others
- * only move the codec along (an integer add; a float's mantissa, without the division).
+ * then its values, materializing only the columns in `want` (bit i: column i) into cells[i]; the other
+ * columns of `keep` (a superset) only move the codec along (an integer add; a float's mantissa, without the
+ * division), and the rest are stepped over: their state is lost, so a reader passes the same keep to every
+ * record it reads of a block.
  */
 int ft_hist_dec_raw_time(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, int64_t *t, const uint8_t **bitmap);
-int ft_hist_dec_raw_values(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, const uint8_t *bitmap, uint64_t want,
-                           uint64_t *cells);
+int ft_hist_dec_raw_values(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, const uint8_t *bitmap, uint64_t keep,
+                           uint64_t want, uint64_t *cells);
+
+/*
+ * Reading a raw block (a private whole copy) with its sync points: init starts at the newest sync point
+ * strictly before `from` (INT64_MIN: the block start), so the records before `from` it passes are at most a
+ * minute's; next gives each record's time; values as above. The header's index is only a hint: a word that
+ * fails its check ends it, and a jump is taken only when the payload (under the CRC) has a sync record there
+ * with the index's time; otherwise reading starts at the block's start. Sync records themselves are in the
+ * payload, so reading from the start never depends on the index.
+ */
+typedef struct ft_hist_cursor {
+    ft_hist_codec_t c;
+    const uint8_t *base, *p, *end;
+    uint32_t off[FT_HIST_NSYNC];
+    int64_t t[FT_HIST_NSYNC];
+    uint32_t n;
+} ft_hist_cursor_t;
+void ft_hist_cursor_init(ft_hist_cursor_t *k, const uint64_t *blk, int64_t from);
+int ft_hist_cursor_next(ft_hist_cursor_t *k, int64_t *t, const uint8_t **bitmap);
+static inline int ft_hist_cursor_values(ft_hist_cursor_t *k, const uint8_t *bitmap, uint64_t keep, uint64_t want, uint64_t *cells)
+{
+    return ft_hist_dec_raw_values(&k->c, &k->p, k->end, bitmap, keep, want, cells);
+}
 
 size_t ft_hist_enc_roll(ft_hist_codec_t *c, uint8_t *out, int64_t minute, const ft_hist_agg_t *aggs);
 int ft_hist_dec_roll(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, int64_t *minute, ft_hist_agg_t *aggs);

@@ -30,6 +30,15 @@
  * read whole (recycled under it): what is older than that is cut, never
  * guessed.
  *
+ * Sync points: the first sample of a new minute in a raw block (up to
+ * FT_HIST_NSYNC per block) is encoded as if it began the block (its codec
+ * state reset), and a header word records where: payload offset, time
+ * since FIRST_T, and check bits that tie the word to the block's pos. A
+ * reader that needs a block from some time on starts at the newest sync
+ * point before it instead of decoding from the block start. Sync words are
+ * not in the CRC (they come after the block is opened); their check bits
+ * and a decoder that must land on them exactly stand in for it.
+ *
  * Block header words (FT_HB_*), then the column list (ncols u32: counter id |
  * type << 16 | counter-kind << 24, padded to 8 bytes), then the payload:
  * records appended in time order, encodings in shm/histcodec.c. The CRC-32
@@ -87,14 +96,24 @@ enum {
     FT_HB_LAST_T,    /* time of the last record (a hint for skipping; not in the CRC) */
     FT_HB_NREC,      /* records (a hint) */
     FT_HB_USED,      /* payload bytes | crc32 << 32 */
+    FT_HB_SYNC,      /* FT_HIST_NSYNC sync points (raw blocks): words 9..15, 0 when unused; see ft_hist_sync_word() */
     FT_HB_WORDS = 16
 };
+#define FT_HIST_NSYNC 7u
 enum { FT_HIST_KIND_RAW = 1, FT_HIST_KIND_ROLLUP = 2 };
 
 static inline uint64_t ft_hist_owner(uint32_t entry, uint32_t kind, uint32_t ncols)
 {
     return (uint64_t)entry | (uint64_t)(kind & 0xffff) << 32 | (uint64_t)(ncols & 0xffff) << 48;
 }
+/* A sync word: payload offset (16 bits) | ms since FIRST_T (32) | check (16, never 0) tied to the block's pos. */
+static inline uint64_t ft_hist_sync_word(uint64_t pos, uint32_t off, uint32_t t_rel)
+{
+    uint64_t h = pos * 0x9E3779B97F4A7C15ULL ^ (uint64_t)off * 0xC2B2AE3D27D4EB4FULL ^ (uint64_t)t_rel * 0x165667B19E3779F9ULL;
+    return (uint64_t)(off & 0xffff) | (uint64_t)t_rel << 16 | ((h >> 48) | 1) << 48;
+}
+static inline uint32_t ft_hist_sync_off(uint64_t w) { return (uint32_t)(w & 0xffff); }
+static inline uint32_t ft_hist_sync_t(uint64_t w) { return (uint32_t)(w >> 16); }
 static inline uint32_t ft_hist_owner_entry(uint64_t w) { return (uint32_t)w; }
 static inline uint32_t ft_hist_owner_kind(uint64_t w) { return (uint32_t)(w >> 32 & 0xffff); }
 static inline uint32_t ft_hist_owner_ncols(uint64_t w) { return (uint32_t)(w >> 48); }

@@ -26,7 +26,9 @@ int ft_hist_reader_open(ft_hist_reader_t *r, const char *path, char *why, size_t
     r->by_name_size = size;
     r->by_name = calloc(size, sizeof(uint32_t));
     r->older = calloc(r->map.hdr->max_entries, sizeof(uint32_t));
-    if (r->by_name == NULL || r->older == NULL) {
+    r->verified[0] = calloc(r->map.hdr->raw_blocks, sizeof(struct ft_hist_verified));
+    r->verified[1] = calloc(r->map.hdr->roll_blocks, sizeof(struct ft_hist_verified));
+    if (r->by_name == NULL || r->older == NULL || r->verified[0] == NULL || r->verified[1] == NULL) {
         ft_hist_reader_close(r);
         return -ENOMEM;
     }
@@ -39,6 +41,8 @@ void ft_hist_reader_close(ft_hist_reader_t *r)
     free(r->by_name);
     free(r->older);
     free(r->blocks);
+    free(r->verified[0]);
+    free(r->verified[1]);
     memset(r, 0, sizeof(*r));
 }
 
@@ -181,7 +185,7 @@ static int copy_block(ft_hist_reader_t *r, int rollup, uint64_t pos, uint32_t en
         if (dst[FT_HB_POS] != pos || ft_hist_owner_entry(dst[FT_HB_OWNER]) != entry ||
             ft_hist_owner_kind(dst[FT_HB_OWNER]) != (rollup ? FT_HIST_KIND_ROLLUP : FT_HIST_KIND_RAW))
             return -1;
-        struct ft_hist_verified *v = &r->verified[rollup != 0][pos % 1024];
+        struct ft_hist_verified *v = &r->verified[rollup != 0][pos % (rollup ? r->map.hdr->roll_blocks : r->map.hdr->raw_blocks)];
         if (v->pos == pos + 1 && v->seq == s && v->used == dst[FT_HB_USED])
             return 0; /* summed before, unchanged since (same seq: the writer has not touched it) */
         if (ft_hist_block_crc(dst, used) != (uint32_t)(dst[FT_HB_USED] >> 32))
@@ -248,26 +252,26 @@ static int push_point(ft_hist_points_t *o, int64_t t, uint64_t v)
     return 0;
 }
 
-/* Decode one raw block copy, keeping column ci's samples in [from, to]. */
-static int decode_raw(const uint64_t *blk, int ci, uint32_t *cols, uint32_t ncols, int64_t from, int64_t to, ft_hist_points_t *o)
+/* Decode one raw block copy, keeping column ci's samples in [from, to] (from the newest sync point before from). */
+static int decode_raw(const uint64_t *blk, int ci, uint32_t type, int64_t from, int64_t to, ft_hist_points_t *o)
 {
-    ft_hist_codec_t c;
-    ft_hist_codec_init(&c, cols, ncols, (int64_t)blk[FT_HB_FIRST_T]);
-    const uint8_t *p = (const uint8_t *)blk + ft_hist_payload_off(ncols), *end = p + (uint32_t)blk[FT_HB_USED];
-    uint64_t cell;
-    uint64_t null = ft_hist_col_type(cols[ci]) == FT_COL_FLOAT ? FT_CELL_NULL_FLOAT : FT_CELL_NULL_INT;
+    ft_hist_cursor_t k;
+    ft_hist_cursor_init(&k, blk, from);
+    uint64_t cells[FT_HIST_MAX_COLS];
+    uint64_t null = type == FT_COL_FLOAT ? FT_CELL_NULL_FLOAT : FT_CELL_NULL_INT;
+    const uint8_t *bitmap;
     int64_t t;
     int rc;
-    while ((rc = ft_hist_dec_raw_one(&c, &p, end, (uint32_t)ci, &t, &cell)) == 1) {
-        if (t > to)
-            break;
-        if (cell == null)
+    while ((rc = ft_hist_cursor_next(&k, &t, &bitmap)) == 1 && t <= to) {
+        if (ft_hist_cursor_values(&k, bitmap, 1ULL << ci, 1ULL << ci, cells) != 0)
+            return -EPROTO;
+        if (cells[ci] == null)
             continue;
         if (t < from) {
-            o->before = (ft_hist_point_t){t, cell}, o->have_before = 1;
+            o->before = (ft_hist_point_t){t, cells[ci]}, o->have_before = 1;
             continue;
         }
-        if (push_point(o, t, cell) != 0)
+        if (push_point(o, t, cells[ci]) != 0)
             return -ENOMEM;
     }
     return rc < 0 ? -EPROTO : 0;
@@ -289,7 +293,7 @@ int ft_hist_read_raw(ft_hist_reader_t *r, uint32_t entry, uint32_t ctr, int64_t 
         if (ci < 0)
             continue;
         out->type = ft_hist_col_type(cols[ci]);
-        if (decode_raw(blk, ci, cols, ncols, from, to, out) == -ENOMEM)
+        if (decode_raw(blk, ci, out->type, from, to, out) == -ENOMEM)
             return -ENOMEM;
     }
     return 0;
@@ -524,6 +528,31 @@ static int64_t window_minutes(ft_hist_reader_t *r, uint32_t entry, const uint32_
     return newest;
 }
 
+/* The asked columns' samples of one block in [lo, hi], read from the newest sync point before lo. */
+static void edge_samples(const uint64_t *blk, const int *ci, const uint32_t *cols, uint32_t n, int64_t lo, int64_t hi,
+                         ft_hist_moments_t *out)
+{
+    uint64_t want = 0, cells[FT_HIST_MAX_COLS];
+    for (uint32_t j = 0; j < n; j++)
+        want |= ci[j] >= 0 ? 1ULL << ci[j] : 0;
+    ft_hist_cursor_t k;
+    ft_hist_cursor_init(&k, blk, lo);
+    const uint8_t *bitmap;
+    int64_t t;
+    while (ft_hist_cursor_next(&k, &t, &bitmap) == 1 && t <= hi) {
+        int in = t >= lo; /* only these samples are materialized */
+        if (ft_hist_cursor_values(&k, bitmap, want, in ? want : 0, cells) != 0)
+            return;
+        for (uint32_t j = 0; in && j < n; j++) {
+            uint32_t type = ci[j] >= 0 ? ft_hist_col_type(cols[ci[j]]) : 0;
+            if (ci[j] < 0 || cells[ci[j]] == (type == FT_COL_FLOAT ? FT_CELL_NULL_FLOAT : FT_CELL_NULL_INT))
+                continue;
+            double x = ft_hist_value(type, cells[ci[j]]);
+            out[j].count++, out[j].sum += x, out[j].sumsq += x * x;
+        }
+    }
+}
+
 /* Samples in [from, a) and [b, to], walking the samples ring once and decoding only blocks that reach them. */
 static void window_edges(ft_hist_reader_t *r, uint32_t entry, const uint32_t *ctrs, uint32_t n, int64_t from, int64_t a, int64_t b,
                          int64_t to, ft_hist_moments_t *out)
@@ -543,26 +572,10 @@ static void window_edges(ft_hist_reader_t *r, uint32_t entry, const uint32_t *ct
                 return;
             uint32_t cols[FT_HIST_MAX_COLS], ncols;
             map_columns(dst, ctrs, n, ci, cols, &ncols);
-            ft_hist_codec_t c;
-            ft_hist_codec_init(&c, cols, ncols, (int64_t)dst[FT_HB_FIRST_T]);
-            const uint8_t *p = (const uint8_t *)dst + ft_hist_payload_off(ncols), *end = p + (uint32_t)dst[FT_HB_USED];
-            uint64_t cells[FT_HIST_MAX_COLS], want = 0;
-            for (uint32_t j = 0; j < n; j++)
-                want |= ci[j] >= 0 ? 1ULL << ci[j] : 0;
-            int64_t t;
-            const uint8_t *bitmap;
-            while (ft_hist_dec_raw_time(&c, &p, end, &t, &bitmap) == 1 && t <= to) {
-                int in = t >= from && (t < a || t >= b); /* only edge samples are materialized */
-                if (ft_hist_dec_raw_values(&c, &p, end, bitmap, in ? want : 0, cells) != 0 || !in)
-                    continue;
-                for (uint32_t j = 0; j < n; j++) {
-                    uint32_t type = ci[j] >= 0 ? ft_hist_col_type(cols[ci[j]]) : 0;
-                    if (ci[j] < 0 || cells[ci[j]] == (type == FT_COL_FLOAT ? FT_CELL_NULL_FLOAT : FT_CELL_NULL_INT))
-                        continue;
-                    double x = ft_hist_value(type, cells[ci[j]]);
-                    out[j].count++, out[j].sum += x, out[j].sumsq += x * x;
-                }
-            }
+            if (f < a && l >= from) /* the first edge, from the sync point before it */
+                edge_samples(dst, ci, cols, n, from, a - 1, out);
+            if (l >= b && f <= to) /* the last edge: the minute still being gathered */
+                edge_samples(dst, ci, cols, n, b > from ? b : from, to, out);
         }
         if (f < from)
             return;

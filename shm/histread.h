@@ -36,11 +36,11 @@ typedef struct ft_hist_reader {
     uint64_t *blocks; /* private copies of the blocks being read */
     size_t nblocks_cap;
     uint64_t torn_retries; /* copies taken again because the writer changed the block under them */
-    /* Blocks whose CRC this reader checked, by (ring, pos, seq): a block changes only under a new seq, so a
-     * full block read again (every query over a day reads the same rollup blocks) is not summed again. */
+    /* Blocks whose CRC this reader checked, one slot per block of each ring: a block changes only under a new
+     * seq, so a block read again (every query over a day reads the same rollup blocks) is not summed again. */
     struct ft_hist_verified {
         uint64_t pos, seq, used;
-    } verified[2][1024];
+    } *verified[2];
 } ft_hist_reader_t;
 
 int ft_hist_reader_open(ft_hist_reader_t *r, const char *path, char *why, size_t whysz);

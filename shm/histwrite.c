@@ -467,14 +467,18 @@ static void open_block(ft_hist_writer_t *w, ft_hist_row_state_t *rs, int rollup,
     ft_seq_store_words(&blk[FT_HB_POS], &local[FT_HB_POS], ft_hist_payload_off(rs->ncols) / 8 - 1);
     ft_seqcount_write_end(&blk[FT_HB_SEQ]);
     st_rel(lastw, pos + 1);
-    o->pos1 = pos + 1, o->used = 0, o->crc = crc, o->nrec = 0;
+    o->pos1 = pos + 1, o->used = 0, o->crc = crc, o->nrec = 0, o->nsync = 0;
+    o->first_t = (int64_t)local[FT_HB_FIRST_T];
     ft_hist_codec_init(&o->codec, rs->cols, rs->ncols, first_t);
 }
 
-static void append(ft_hist_writer_t *w, ft_hist_open_block_t *o, int rollup, uint32_t ncols, size_t n, int64_t t)
+/* sync: a sync word to store with the record (0: none), in the same seqcount section, so readers see both or neither. */
+static void append(ft_hist_writer_t *w, ft_hist_open_block_t *o, int rollup, uint32_t ncols, size_t n, int64_t t, uint64_t sync)
 {
     _Atomic uint64_t *blk = ft_hist_block(&w->map, rollup, o->pos1 - 1);
     ft_seqcount_write_begin(&blk[FT_HB_SEQ]);
+    if (sync != 0)
+        st(&blk[FT_HB_SYNC + o->nsync++], sync);
     store_at(blk, ft_hist_payload_off(ncols) + o->used, w->scratch, n);
     o->crc = ft_hist_crc32(w, o->crc, w->scratch, n);
     o->used += (uint32_t)n;
@@ -510,15 +514,31 @@ static void resume_block(ft_hist_writer_t *w, ft_hist_row_state_t *rs, int rollu
         return;
     ft_hist_open_block_t *o = rollup ? &rs->roll : &rs->raw;
     int64_t first = (int64_t)b[FT_HB_FIRST_T];
-    ft_hist_codec_init(&o->codec, rs->cols, rs->ncols, rollup ? first / 60000 : first);
-    const uint8_t *p = (const uint8_t *)b + off, *end = p + used;
     uint64_t nrec = 0, cells[FT_HIST_MAX_COLS];
     int64_t t;
     int rc;
-    while ((rc = rollup ? ft_hist_dec_roll(&o->codec, &p, end, &t, rs->agg) : ft_hist_dec_raw(&o->codec, &p, end, &t, cells)) == 1)
-        nrec++;
-    if (rc != 0 || p != end)
-        return;
+    uint32_t nsync = 0;
+    if (rollup) {
+        ft_hist_codec_init(&o->codec, rs->cols, rs->ncols, first / 60000);
+        const uint8_t *p = (const uint8_t *)b + off, *end = p + used;
+        while ((rc = ft_hist_dec_roll(&o->codec, &p, end, &t, rs->agg)) == 1)
+            nrec++;
+        if (rc != 0 || p != end)
+            return;
+    } else {
+        ft_hist_cursor_t k;
+        ft_hist_cursor_init(&k, b, INT64_MIN);
+        const uint8_t *bitmap;
+        while ((rc = ft_hist_cursor_next(&k, &t, &bitmap)) == 1 && ft_hist_cursor_values(&k, bitmap, ~0ULL, ~0ULL, cells) == 0)
+            nrec++;
+        if (rc != 0 || k.p != k.end)
+            return; /* every record read */
+        o->codec = k.c;
+        nsync = k.n;
+        for (uint32_t i = nsync; i < FT_HIST_NSYNC; i++)
+            if (b[FT_HB_SYNC + i] != 0)
+                return; /* a sync word past the valid ones: do not write after it */
+    }
     if (rollup)
         memset(rs->agg, 0, sizeof(rs->agg));
     else
@@ -526,6 +546,21 @@ static void resume_block(ft_hist_writer_t *w, ft_hist_row_state_t *rs, int rollu
             if (nrec > 0 && cells[i] != (ft_hist_col_type(rs->cols[i]) == FT_COL_FLOAT ? FT_CELL_NULL_FLOAT : FT_CELL_NULL_INT))
                 rs->last[i] = cells[i], rs->have[i] = 1;
     o->pos1 = last, o->used = used, o->crc = (uint32_t)(b[FT_HB_USED] >> 32), o->nrec = nrec;
+    o->first_t = first, o->nsync = nsync;
+}
+
+/*
+ * The first sample of a new minute in a raw block that already holds records becomes a sync record (while the
+ * header has room to point at it): the codec starts over there, so readers can begin at it (shm/history.h).
+ * Returns the header word to store with the record, 0 for an ordinary record.
+ */
+static uint64_t sync_point(ft_hist_row_state_t *rs, int64_t t)
+{
+    ft_hist_open_block_t *o = &rs->raw;
+    int64_t rel = t - o->first_t;
+    if (o->nrec == 0 || o->nsync >= FT_HIST_NSYNC || rel <= 0 || rel > (int64_t)UINT32_MAX || o->used > 0xffff)
+        return 0;
+    return ft_hist_sync_word(o->pos1 - 1, o->used, (uint32_t)rel);
 }
 
 /* Write the minute being gathered, if any, as one rollup record. */
@@ -539,7 +574,7 @@ static void flush_minute(ft_hist_writer_t *w, ft_hist_row_state_t *rs)
         if (!block_fits(w, &rs->roll, 1, rs->ncols, roll_rec_max(rs->ncols)))
             open_block(w, rs, 1, rs->minute);
         size_t n = ft_hist_enc_roll(&rs->roll.codec, w->scratch, rs->minute, rs->agg);
-        append(w, &rs->roll, 1, rs->ncols, n, rs->minute * 60000);
+        append(w, &rs->roll, 1, rs->ncols, n, rs->minute * 60000, 0);
         ft_hist_header_t *h = w->map.hdr;
         st(&h->roll_records, ld(&h->roll_records) + 1);
         st(&h->roll_bytes, ld(&h->roll_bytes) + n);
@@ -638,7 +673,8 @@ void ft_hist_put_row(ft_hist_writer_t *w, uint32_t row, uint32_t seg_inc, const 
     if (rs->ncols == 0 || w->t_ms <= rs->last_t)
         return; /* nothing numeric, or not after this series' last sample (a stale re-publish, a clock step back) */
     int64_t minute = w->t_ms / 60000;
-    if (minute != rs->minute) {
+    int new_minute = minute != rs->minute;
+    if (new_minute) {
         flush_minute(w, rs);
         rs->minute = minute;
     }
@@ -651,10 +687,13 @@ void ft_hist_put_row(ft_hist_writer_t *w, uint32_t row, uint32_t seg_inc, const 
         ft_hist_agg_add(&rs->agg[i], col, vals[i], rs->have[i], rs->last[i]);
         rs->last[i] = vals[i], rs->have[i] = 1;
     }
+    uint64_t sync = 0;
     if (!block_fits(w, &rs->raw, 0, rs->ncols, raw_rec_max(rs->ncols)))
         open_block(w, rs, 0, w->t_ms);
-    size_t n = ft_hist_enc_raw(&rs->raw.codec, w->scratch, w->t_ms, vals);
-    append(w, &rs->raw, 0, rs->ncols, n, w->t_ms);
+    else if (new_minute)
+        sync = sync_point(rs, w->t_ms);
+    size_t n = ft_hist_enc_raw(&rs->raw.codec, w->scratch, w->t_ms, vals, sync != 0);
+    append(w, &rs->raw, 0, rs->ncols, n, w->t_ms, sync);
     rs->last_t = w->t_ms;
     st(ft_hist_entry_words(&w->map, rs->entry) + FT_HE_LAST_T, (uint64_t)w->t_ms);
     w->samples += rs->ncols;

@@ -46,6 +46,8 @@ typedef struct ft_hist_open_block {
     uint64_t pos1; /* pos + 1 of the block being filled; 0: none */
     uint32_t used, crc;
     uint64_t nrec;
+    int64_t first_t; /* its FIRST_T */
+    uint32_t nsync;  /* sync points it holds (raw blocks) */
     ft_hist_codec_t codec;
 } ft_hist_open_block_t;
 

@@ -66,7 +66,7 @@ def test_endpoints(env):
             if col.startswith("port_"):
                 check(isinstance(doc["value"], int) and doc["value"] == int(row[col]), "64-bit exact: %s vs %s" % (doc["value"], row[col]))
             n += 1
-    check(n == 20 * 9, "checked %d GetMetric answers" % n)
+    check(n == 20 * 10, "checked %d GetMetric answers" % n)
 
     for path in ("/telemetry/ListMetrics", "/telemetry/list_metrics"):
         st, hdrs, doc = api(base, path)

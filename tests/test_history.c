@@ -46,7 +46,7 @@ static void test_codec_roundtrip(void)
         want[i][1] = dbits(floats[i % 11]);
         want[i][2] = i % 5 == 0 ? FT_CELL_NULL_INT : (uint64_t)ints[(i * 7) % 9];
         want[i][3] = i % 3 == 0 ? FT_CELL_NULL_FLOAT : dbits(floats[(i * 5) % 11]);
-        used += ft_hist_enc_raw(&enc, buf + used, t, want[i]);
+        used += ft_hist_enc_raw(&enc, buf + used, t, want[i], i % 13 == 12); /* a sync record now and then */
         t += 1000 + (i % 4) * 17;
     }
     const uint8_t *p = buf;
@@ -410,6 +410,73 @@ static void test_wrap_torn_stale_and_recovery(void)
     free(pts.p);
 }
 
+/* Reads from the middle of blocks start at sync records; a wrong or torn index never changes what is read. */
+static int check_windows(ft_hist_reader_t *r, uint32_t id, uint32_t ctr, int64_t t0, const char *what)
+{
+    static const int64_t starts[] = {1, 59, 60, 61, 119, 333, 479, 480, 481, 700, 999};
+    int bad = 0;
+    for (size_t k = 0; k < sizeof(starts) / sizeof(starts[0]); k++) {
+        ft_hist_points_t p = {0};
+        int64_t from = t0 + starts[k] * 1000, to = from + 150 * 1000;
+        ft_hist_read_raw(r, id, ctr, from, to, &p);
+        int ok = p.n > 0;
+        for (size_t i = 0; ok && i < p.n; i++)
+            ok = p.p[i].t >= from && p.p[i].t <= to && p.p[i].v == (uint64_t)((p.p[i].t - t0) / 1000) * 7;
+        ok = ok && p.p[0].t == (from > t0 + 1000 ? from : t0 + 1000) && p.have_before == (from > t0 + 1000) &&
+             (!p.have_before || p.before.t == from - 1000);
+        bad += !ok;
+        free(p.p);
+    }
+    CHECK(bad == 0, "%s: windows from the middle of blocks read exactly (%d wrong)", what, bad);
+    return bad;
+}
+
+static void test_sync_points(void)
+{
+    unlink(path);
+    ft_hist_writer_t w;
+    open_writer(&w, 8 << 20);
+    set_cols(&w);
+    int64_t t0 = 1700000040000 - 1700000040000 % 60000;
+    for (int g = 1; g <= 1000; g++) {
+        ft_hist_begin(&w, (uint64_t)g, t0 + g * 1000);
+        put(&w, 0, 1, "sw-s", (uint64_t)g * 7, 1.5);
+        ft_hist_end(&w);
+    }
+    uint64_t last = atomic_load(ft_hist_entry_words(&w.map, 0) + FT_HE_RAW_LAST);
+    uint64_t raw_off = w.map.hdr->raw_off, nblocks = w.map.hdr->raw_blocks;
+    ft_hist_writer_close(&w);
+    ft_hist_reader_t r;
+    if (open_reader(&r) != 0)
+        return;
+    const _Atomic uint64_t *b = ft_hist_block(&r.map, 0, last - 1);
+    int nsync = 0;
+    for (uint32_t i = 0; i < FT_HIST_NSYNC; i++)
+        nsync += atomic_load(&b[FT_HB_SYNC + i]) != 0;
+    CHECK(nsync >= 1, "a block spanning minutes holds sync points (%d)", nsync);
+    uint32_t id, type, scale;
+    int counter;
+    ft_hist_find_switch(&r, "sw-s", 4, &id, 1);
+    uint32_t rx = (uint32_t)ft_hist_find_counter(&r, "rx", 2, &type, &counter, &scale);
+    check_windows(&r, id, rx, t0, "with its sync points");
+    uint64_t word = atomic_load(&b[FT_HB_SYNC]);
+    ft_hist_reader_close(&r);
+    /* an index that lies (a valid check, the wrong offset) and one torn (a bad check): reads do not change */
+    uint64_t lie = ft_hist_sync_word(last - 1, ft_hist_sync_off(word) + 1, ft_hist_sync_t(word));
+    int fd = open(path, O_RDWR);
+    CHECK(pwrite(fd, &lie, 8, (off_t)(raw_off + ((last - 1) % nblocks) * FT_HIST_BLOCK + FT_HB_SYNC * 8)) == 8, "plant a lie");
+    close(fd);
+    if (open_reader(&r) != 0)
+        return;
+    check_windows(&r, id, rx, t0, "with a lying sync index");
+    ft_hist_reader_close(&r);
+    poke(raw_off + ((last - 1) % nblocks) * FT_HIST_BLOCK + FT_HB_SYNC * 8 + 7, 0x80);
+    if (open_reader(&r) != 0)
+        return;
+    check_windows(&r, id, rx, t0, "with a torn sync index");
+    ft_hist_reader_close(&r);
+}
+
 static void test_crc_matches_zlib(void)
 {
     unlink(path);
@@ -465,6 +532,7 @@ int main(void)
     test_restart_continues();
     test_rollups_match_samples();
     test_wrap_torn_stale_and_recovery();
+    test_sync_points();
     test_crc_matches_zlib();
     test_refusals();
     char cmd[600];
