@@ -32,6 +32,8 @@ fabtel: running (producer pid ${pids[0]}, ingestd pid ${pids[1]}, flowd pid ${pi
   curl 'http://127.0.0.1:8080/telemetry/GetMetric?switch_id=sw-05&metric=latency'
   curl 'http://127.0.0.1:8080/telemetry/ListMetrics'
   curl 'http://127.0.0.1:8080/health'
+  curl 'http://127.0.0.1:8080/telemetry/history?switch_id=sw-05&metric=latency'
+  curl 'http://127.0.0.1:8080/telemetry/bottlenecks'
   curl -H 'Content-Type: application/json' -d '[{"src_app":"a","dest_app":"b","vpc_id":"v","hour":1,"bytes_rx":1,"bytes_tx":2}]' http://127.0.0.1:8080/flows
   curl 'http://127.0.0.1:8080/flows?hour=1'
 MSG
