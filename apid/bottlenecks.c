@@ -158,22 +158,15 @@ static int64_t gather(api_ctx_t *ctx, const bn_query_t *q, const uint32_t *ctrs,
 
 void api_bottlenecks(api_ctx_t *ctx, const api_request_t *req, api_response_t *res)
 {
-    if (!api_has_data(ctx))
-        return api_reply_no_data(ctx, res);
-    if (api_history_attach(ctx) != 0)
-        return api_reply_error(ctx, res, 503, "no history: ingestd runs with --history-bytes 0, or its history file is unavailable");
-    ft_snap_t v;
-    uint64_t published_ns;
-    do {
-        if (api_begin_read(ctx, req, &v, res))
-            return;
-        published_ns = ft_snap_hdr(&v, FT_SLOT_COLLECTED_NS);
-    } while (ft_snap_retry(&v) && ++ctx->retries);
+    uint64_t gen;
+    int64_t to;
+    if (api_history_begin(ctx, req, res, &gen, &to))
+        return;
     bn_query_t q;
     uint32_t ctrs[FT_BN_MAX_METRICS];
     if (parse_bn_query(ctx, res, &q) || resolve_metrics(ctx, res, &q, ctrs))
         return;
-    int64_t to = (int64_t)(published_ns / 1000000), from = to - q.window_s * 1000;
+    int64_t from = to - q.window_s * 1000;
     uint32_t *ids = NULL;
     ft_bn_moments_t *m = NULL;
     int64_t n = gather(ctx, &q, ctrs, from, to, &ids, &m);
@@ -181,7 +174,7 @@ void api_bottlenecks(api_ctx_t *ctx, const api_request_t *req, api_response_t *r
     if (out == NULL || ft_bn_analyze(q.method, q.threshold, q.metrics, q.nmetrics, m, (uint32_t)n, out) != 0) {
         api_reply_error(ctx, res, 500, "out of memory judging %" PRId64 " switches", n);
     } else {
-        render(ctx, &q, ids, (uint32_t)n, out, to, v.gen);
+        render(ctx, &q, ids, (uint32_t)n, out, to, gen);
         if (ctx->scratch.failed)
             api_reply_error(ctx, res, 500, "out of memory");
         else

@@ -393,21 +393,32 @@ static void render_answer(api_ctx_t *ctx, api_response_t *res, hist_query_t *q, 
     api_reply_scratch(ctx, res, 200);
 }
 
-void api_history(api_ctx_t *ctx, const api_request_t *req, api_response_t *res)
+int api_history_begin(api_ctx_t *ctx, const api_request_t *req, api_response_t *res, uint64_t *gen, int64_t *gen_t_ms)
 {
     if (!api_has_data(ctx))
-        return api_reply_no_data(ctx, res);
+        return api_reply_no_data(ctx, res), 1;
     if (api_history_attach(ctx) != 0)
-        return api_reply_error(ctx, res, 503, "no history: ingestd runs with --history-bytes 0, or its history file is unavailable");
+        return api_reply_error(ctx, res, 503, "no history: ingestd runs with --history-bytes 0, or its history file is unavailable"), 1;
     ft_snap_t v;
     uint64_t published_ns;
     do { /* the generation and its publication time, through the seqlock */
         if (api_begin_read(ctx, req, &v, res))
-            return;
+            return 1;
         published_ns = ft_snap_hdr(&v, FT_SLOT_COLLECTED_NS);
     } while (ft_snap_retry(&v) && ++ctx->retries);
+    *gen = v.gen;
+    *gen_t_ms = (int64_t)(published_ns / 1000000);
+    return 0;
+}
+
+void api_history(api_ctx_t *ctx, const api_request_t *req, api_response_t *res)
+{
+    uint64_t gen;
+    int64_t gen_t;
+    if (api_history_begin(ctx, req, res, &gen, &gen_t))
+        return;
     hist_query_t q;
-    if (parse_query(ctx, res, (int64_t)(published_ns / 1000000), &q))
+    if (parse_query(ctx, res, gen_t, &q))
         return;
     static _Thread_local hist_series_t series[MAX_SERIES];
     int ns;
@@ -426,7 +437,7 @@ void api_history(api_ctx_t *ctx, const api_request_t *req, api_response_t *res)
             api_reply_error(ctx, res, 400, "%d series x %" PRId64 " points is past the cap of %zu points per answer; ask fewer series or a shorter window",
                             ns, per_series, ctx->cfg.hist_max_answer_points);
         else
-            render_answer(ctx, res, &q, series, ns, pts, v.gen);
+            render_answer(ctx, res, &q, series, ns, pts, gen);
     }
     for (int i = 0; pts != NULL && i < ns; i++)
         free(pts[i].p);

@@ -51,6 +51,11 @@ void api_history(api_ctx_t *ctx, const api_request_t *req, api_response_t *res);
 void api_bottlenecks(api_ctx_t *ctx, const api_request_t *req, api_response_t *res);  /* bottlenecks.c */
 /* Map the history file the segment names (again when it is another): 0, or -ENOENT when there is none. */
 int api_history_attach(api_ctx_t *ctx);
+/*
+ * The start of every history answer: data and a history file (else 503), the generation answered (its ETag,
+ * or the 304) and its publication time, where the answer's window ends. 1 when the answer is made.
+ */
+int api_history_begin(api_ctx_t *ctx, const api_request_t *req, api_response_t *res, uint64_t *gen, int64_t *gen_t_ms);
 /* Unmap the worker's history file (api_ctx_destroy). */
 void api_history_detach(api_ctx_t *ctx);
 /* What the history budget keeps (shm/histread.h); -ENOENT when there is no history. For /telemetry/performance. */
