@@ -25,6 +25,14 @@ from fabtel_test import Env, check, http_get, report, unlink_segment  # noqa: E4
 BIG = 1 << 60
 
 
+def send_csv(handler, data):
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/csv")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 class Source(http.server.BaseHTTPRequestHandler):
     """Every request is a new sample: k counts them. phase picks which switches exist and how rx moves."""
     protocol_version = "HTTP/1.1"
@@ -53,11 +61,7 @@ class Source(http.server.BaseHTTPRequestHandler):
             k, phase = Source.k, Source.phase
         body = "switch_id,rx,latency,desc\n" + "".join("%s,%d,%s,text %d\n" % (n, rx, lat, k) for n, rx, lat in self.rows(k, phase))
         data = body.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/csv")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_csv(self, data)
 
     def log_message(self, *a):
         pass
@@ -307,11 +311,7 @@ class Fabric20(http.server.BaseHTTPRequestHandler):
             else:
                 rows.append("%s,%.1f,%.2f,%.2f" % (name, 10 + j * 0.1, 9.5 - j * 0.05, 0.1 + j * 0.01))
         data = ("switch_id,latency,bandwidth_usage,error_rate\n" + "\n".join(rows) + "\n").encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/csv")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_csv(self, data)
 
     def log_message(self, *a):
         pass
