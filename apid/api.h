@@ -79,6 +79,7 @@ typedef struct api_ctx {
     char query_buf[8192];           /* the request's query without its ?wait= (apid/api.c: strip_wait) */
     struct ft_hist_reader *hist;    /* the history file the segment names (apid/history.c), mapped on first use */
     uint64_t hist_epoch;            /* its epoch; 0: not mapped */
+    uint64_t hist_bad_epoch, hist_bad_ns; /* the file last refused, and when (monotonic): retried once a second */
 } api_ctx_t;
 
 /* The longest a conditional read may be held for the next generation (?wait=S). */

@@ -58,6 +58,9 @@ int api_history_attach(api_ctx_t *ctx)
         return -ENOENT;
     if (ctx->hist != NULL && ctx->hist_epoch == epoch)
         return 0;
+    uint64_t now = ft_mono_ns();
+    if (epoch == ctx->hist_bad_epoch && now - ctx->hist_bad_ns < 1000000000ULL)
+        return -EAGAIN; /* refused a moment ago: try again at most once a second, not on every request */
     if (ctx->hist == NULL && (ctx->hist = calloc(1, sizeof(*ctx->hist))) == NULL)
         return -ENOMEM;
     if (ctx->hist_epoch != 0)
@@ -71,10 +74,12 @@ int api_history_attach(api_ctx_t *ctx)
         r = -EAGAIN;
     }
     if (r != 0) {
-        ft_warn("event=history_unavailable history=%s reason=\"%s\"", path, why);
+        if (epoch != ctx->hist_bad_epoch) /* once per file, not once per request */
+            ft_warn("event=history_unavailable history=%s reason=\"%s\"", path, why);
+        ctx->hist_bad_epoch = epoch, ctx->hist_bad_ns = now;
         return r;
     }
-    ctx->hist_epoch = epoch;
+    ctx->hist_epoch = epoch, ctx->hist_bad_epoch = 0;
     return 0;
 }
 

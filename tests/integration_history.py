@@ -264,6 +264,32 @@ def test_off_and_refused(env, src_port):
         unlink_segment(shm)
 
 
+def test_replaced(env):
+    """The history file moved away while ingestd is stopped: ingestd starts a new one, apid's workers map it."""
+    shm = env.shm + "-repl"
+    state = os.path.join(env.dir, "state-replaced")
+    try:
+        prod = env.producer("--switches", "5", "--interval", "0.1")
+        ing = env.ingestd(prod.url, "--state-dir", state, shm=shm)
+        api = env.start("apid/fabtel-apid", "--listen", "127.0.0.1:0", "--workers", "2", "--shm-name", shm)
+        port = api.port()
+        old = wait_for(lambda: (lambda s: s if s and len(s[0]["points"]) >= 5 else None)(series(port, "sw-01", "latency")), 30)
+        check(old is not None, "history recorded before the file is replaced")
+        ing.stop()
+        stopped_ms = time.time() * 1000
+        os.rename(os.path.join(state, "history.ft"), os.path.join(state, "history.old"))
+        ing = env.ingestd(prod.url, "--state-dir", state, shm=shm)
+        check(ing.wait_log(r"event=history_open .*created=1", timeout=30) is not None, "ingestd starts a new history file")
+        new = wait_for(lambda: (lambda s: s if s and s[0]["points"] and s[0]["points"][0][0] > stopped_ms else None)(
+            series(port, "sw-01", "latency")), 30)
+        check(new is not None, "apid answers from the new file (its first point after the stop): %s" % str(new and new[0]["points"][:2]))
+        for p in (api, ing, prod):
+            p.stop()
+        check("history_unavailable" not in api.text(), "no history errors while the file was replaced:\n" + api.text()[-500:])
+    finally:
+        unlink_segment(shm)
+
+
 def test_10k(env):
     """A fabric of 10,000 switches: every switch recorded at every generation, answers agree with the snapshot."""
     shm = env.shm + "-h10k"
@@ -379,6 +405,7 @@ def main():
         ing.stop()
         api.stop()
         test_off_and_refused(env, srv.server_port)
+        test_replaced(env)
         test_10k(env)
         test_bottlenecks(env)
     finally:
