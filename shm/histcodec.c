@@ -348,6 +348,81 @@ int ft_hist_dec_raw(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, i
 }
 
 
+/* The exponent at which first, min, max and last are all short decimals (the column's last one first), or -1. */
+static int agg_exponent(const ft_hist_codec_t *c, uint32_t i, const ft_hist_agg_t *a, int64_t m[4])
+{
+    const uint64_t v[4] = {a->first, a->min, a->max, a->last};
+    for (int k = -1; k < (int)FT_HIST_E_RAW; k++) {
+        unsigned e = k < 0 ? c->e[i] : (unsigned)k;
+        if (e >= FT_HIST_E_RAW)
+            continue;
+        int ok = 1;
+        for (int j = 0; ok && j < 4; j++)
+            ok = decimal_of(as_double(v[j]), e, &m[j]);
+        if (ok)
+            return (int)e;
+    }
+    return -1;
+}
+
+/*
+ * A float column's minute: a tag varint (the decimal exponent e, or FT_HIST_E_RAW for raw doubles); at e,
+ * zz(first - the previous minute's last, when it was at the same e; else first itself), zz(min - first),
+ * zz(max - first), zz(last - first), all in units of 10^-e; then the sums as doubles (and the increase).
+ */
+static size_t enc_float_agg(ft_hist_codec_t *c, uint32_t i, uint8_t *o, const ft_hist_agg_t *a)
+{
+    int64_t m[4];
+    int e = agg_exponent(c, i, a, m);
+    size_t n = put_varint(o, e < 0 ? FT_HIST_E_RAW : (uint64_t)e);
+    if (e < 0) {
+        const uint64_t w[4] = {a->first, a->min, a->max, a->last};
+        for (int k = 0; k < 4; k++)
+            n += put_u64(o + n, w[k]);
+        c->e[i] = FT_HIST_E_RAW;
+    } else {
+        int64_t base = c->e[i] == (uint8_t)e ? (int64_t)c->prev[i] : 0;
+        n += put_varint(o + n, zz(m[0] - base));
+        for (int k = 1; k < 4; k++)
+            n += put_varint(o + n, zz(m[k] - m[0]));
+        c->e[i] = (uint8_t)e, c->prev[i] = (uint64_t)m[3];
+    }
+    n += put_u64(o + n, a->dsum);
+    n += put_u64(o + n, as_bits(a->dsq));
+    if (ft_hist_col_counter(c->cols[i]))
+        n += put_u64(o + n, a->inc);
+    return n;
+}
+
+static int dec_float_agg(ft_hist_codec_t *c, uint32_t i, const uint8_t **p, const uint8_t *end, ft_hist_agg_t *a)
+{
+    uint64_t tag, w[4], sq;
+    if (get_varint(p, end, &tag) != 0 || tag > FT_HIST_E_RAW)
+        return -EPROTO;
+    if (tag == FT_HIST_E_RAW) {
+        for (int k = 0; k < 4; k++)
+            if (get_u64(p, end, &w[k]) != 0)
+                return -EPROTO;
+        c->e[i] = FT_HIST_E_RAW;
+    } else {
+        for (int k = 0; k < 4; k++)
+            if (get_varint(p, end, &w[k]) != 0)
+                return -EPROTO;
+        int64_t base = c->e[i] == (uint8_t)tag ? (int64_t)c->prev[i] : 0, m[4];
+        m[0] = (int64_t)((uint64_t)base + (uint64_t)unzz(w[0]));
+        for (int k = 1; k < 4; k++)
+            m[k] = (int64_t)((uint64_t)m[0] + (uint64_t)unzz(w[k]));
+        for (int k = 0; k < 4; k++)
+            w[k] = as_bits((double)m[k] / p10[tag]);
+        c->e[i] = (uint8_t)tag, c->prev[i] = (uint64_t)m[3];
+    }
+    a->first = w[0], a->min = w[1], a->max = w[2], a->last = w[3];
+    if (get_u64(p, end, &a->dsum) != 0 || get_u64(p, end, &sq) != 0)
+        return -EPROTO;
+    a->dsq = as_double(sq);
+    return ft_hist_col_counter(c->cols[i]) ? get_u64(p, end, &a->inc) : 0;
+}
+
 static size_t enc_agg(ft_hist_codec_t *c, uint32_t i, uint8_t *o, const ft_hist_agg_t *a)
 {
     size_t n = put_varint(o, a->count);
@@ -355,11 +430,7 @@ static size_t enc_agg(ft_hist_codec_t *c, uint32_t i, uint8_t *o, const ft_hist_
         return n;
     int counter = ft_hist_col_counter(c->cols[i]);
     if (ft_hist_col_type(c->cols[i]) == FT_COL_FLOAT) {
-        const uint64_t w[6] = {a->first, a->min, a->max, a->last, a->dsum, as_bits(a->dsq)};
-        for (int k = 0; k < 6; k++)
-            n += put_u64(o + n, w[k]);
-        if (counter)
-            n += put_u64(o + n, a->inc);
+        n += enc_float_agg(c, i, o + n, a);
     } else {
         n += put_varint(o + n, zz((int64_t)(a->first - c->prev[i])));
         n += put_varint(o + n, zz((int64_t)(a->min - a->first)));
@@ -383,13 +454,8 @@ static int dec_agg(ft_hist_codec_t *c, uint32_t i, const uint8_t **p, const uint
         return 0;
     int counter = ft_hist_col_counter(c->cols[i]);
     uint64_t w[6];
-    if (ft_hist_col_type(c->cols[i]) == FT_COL_FLOAT) {
-        for (int k = 0; k < 6; k++)
-            if (get_u64(p, end, &w[k]) != 0)
-                return -EPROTO;
-        a->first = w[0], a->min = w[1], a->max = w[2], a->last = w[3], a->dsum = w[4], a->dsq = as_double(w[5]);
-        return counter ? get_u64(p, end, &a->inc) : 0;
-    }
+    if (ft_hist_col_type(c->cols[i]) == FT_COL_FLOAT)
+        return dec_float_agg(c, i, p, end, a);
     for (int k = 0; k < 5; k++)
         if (get_varint(p, end, &w[k]) != 0)
             return -EPROTO;
@@ -439,8 +505,15 @@ static int skip_agg(const ft_hist_codec_t *c, uint32_t i, const uint8_t **p, con
     if (count == 0)
         return 0;
     int counter = ft_hist_col_counter(c->cols[i]);
-    if (ft_hist_col_type(c->cols[i]) == FT_COL_FLOAT)
-        return skip_bytes(p, end, counter ? 56 : 48);
+    if (ft_hist_col_type(c->cols[i]) == FT_COL_FLOAT) {
+        uint64_t tag;
+        if (get_varint(p, end, &tag) != 0 || tag > FT_HIST_E_RAW)
+            return -EPROTO;
+        for (int k = 0; tag < FT_HIST_E_RAW && k < 4; k++)
+            if (skip_varint(p, end) != 0)
+                return -EPROTO;
+        return skip_bytes(p, end, (tag == FT_HIST_E_RAW ? 32 : 0) + (counter ? 24 : 16));
+    }
     for (int k = 0; k < 5; k++)
         if (skip_varint(p, end) != 0)
             return -EPROTO;

@@ -20,7 +20,10 @@
  *   per column: varint count; when count > 0:
  *     integer: zz(first - previous last), zz(min - first), zz(max - first), zz(last - first),
  *              zz(sum of (x - first)), 8 bytes double sum of (x - first)^2, counter: varint increase
- *     float:   8-byte doubles first, min, max, last, sum of (x - first), sum of (x - first)^2, counter: increase
+ *     float:   varint e (the decimal exponent of first, min, max and last; 16: none, raw doubles follow), then
+ *              zz(first - previous last at the same e, else first), zz(min - first), zz(max - first),
+ *              zz(last - first) in units of 10^-e (or the four raw doubles); then 8-byte doubles sum of (x - first),
+ *              sum of (x - first)^2, counter: increase
  *   Sums are kept relative to the minute's first value: exact for integers and stable for the variance.
  *
  * Errors: decoders return 0 at a clean end, 1 for a record, -EPROTO for bytes
