@@ -395,7 +395,7 @@ def case_history(env, args):
     """History: the publish cost and the budget (bench-history), then queries against a prefilled day."""
     for n, gens in ((10000, 30), (100000, 10)):
         out = bench_history_tool(env, "--switches", n, "--generations", gens)
-        case = "8 history publish %d sw x 8" % n
+        case = "8 history publish %d sw" % n
         for label, key in (("parse+apply+publish", "wall, parse+apply+publish"), ("publish alone", "wall, publish alone"),
                            ("CPU time", "CPU, all threads")):
             m = re.search(r"%s.*?off\s+([\d.]+) ms\s+on\s+([\d.]+) ms\s+ratio on/off ([\d.]+)" % re.escape(label), out)
