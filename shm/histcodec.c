@@ -520,7 +520,7 @@ static int skip_agg(const ft_hist_codec_t *c, uint32_t i, const uint8_t **p, con
     return skip_bytes(p, end, 8) != 0 || (counter && skip_varint(p, end) != 0) ? -EPROTO : 0;
 }
 
-int ft_hist_dec_roll_one(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, uint32_t ci, int64_t *minute, ft_hist_agg_t *agg)
+int ft_hist_dec_roll_sel(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, uint64_t keep, int64_t *minute, ft_hist_agg_t *aggs)
 {
     if (*p >= end)
         return 0;
@@ -528,11 +528,20 @@ int ft_hist_dec_roll_one(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *e
     if (get_varint(p, end, &d) != 0 || (c->first && d != 0) || (!c->first && (d == 0 || d > (1ULL << 40))))
         return -EPROTO;
     for (uint32_t i = 0; i < c->ncols; i++)
-        if (i == ci ? dec_agg(c, i, p, end, agg) != 0 : skip_agg(c, i, p, end) != 0)
+        if (i < 64 && (keep >> i & 1) ? dec_agg(c, i, p, end, &aggs[i]) != 0 : skip_agg(c, i, p, end) != 0)
             return -EPROTO;
     c->t += (int64_t)d, c->first = 0;
     *minute = c->t;
     return 1;
+}
+
+int ft_hist_dec_roll_one(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, uint32_t ci, int64_t *minute, ft_hist_agg_t *agg)
+{
+    ft_hist_agg_t aggs[FT_HIST_MAX_COLS];
+    int rc = ft_hist_dec_roll_sel(c, p, end, 1ULL << ci, minute, aggs);
+    if (rc == 1)
+        *agg = aggs[ci];
+    return rc;
 }
 
 static void agg_add_float(ft_hist_agg_t *a, int counter, double x, int have_prev, double prev)

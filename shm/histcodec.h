@@ -113,6 +113,8 @@ static inline int ft_hist_cursor_values(ft_hist_cursor_t *k, const uint8_t *bitm
 
 size_t ft_hist_enc_roll(ft_hist_codec_t *c, uint8_t *out, int64_t minute, const ft_hist_agg_t *aggs);
 int ft_hist_dec_roll(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, int64_t *minute, ft_hist_agg_t *aggs);
+/* Decoding only the columns in `keep` (bit i: column i) into aggs[i]; the others are stepped over (their state is lost). */
+int ft_hist_dec_roll_sel(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, uint64_t keep, int64_t *minute, ft_hist_agg_t *aggs);
 int ft_hist_dec_roll_one(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, uint32_t ci, int64_t *minute, ft_hist_agg_t *agg);
 
 /* Fold one sample into a minute (prev: the column's previous sample, for counters' increase; have_prev 0 when none). */

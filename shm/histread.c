@@ -516,7 +516,10 @@ static int64_t window_minutes(ft_hist_reader_t *r, uint32_t entry, const uint32_
         ft_hist_codec_init(&c, cols, ncols, (int64_t)blk[FT_HB_FIRST_T] / 60000);
         const uint8_t *p = (const uint8_t *)blk + ft_hist_payload_off(ncols), *end = p + (uint32_t)blk[FT_HB_USED];
         int64_t minute;
-        while (ft_hist_dec_roll(&c, &p, end, &minute, aggs) == 1 && minute <= mto) {
+        uint64_t keep = 0;
+        for (uint32_t j = 0; j < n; j++)
+            keep |= ci[j] >= 0 ? 1ULL << ci[j] : 0;
+        while (ft_hist_dec_roll_sel(&c, &p, end, keep, &minute, aggs) == 1 && minute <= mto) {
             if (minute < mfrom)
                 continue;
             newest = minute;

@@ -113,9 +113,8 @@ static int map_writer(ft_hist_writer_t *w, const char *path, char *why, size_t w
 }
 
 /* Copy a block out and check it is whole: its pos, owner kind, entry, used and CRC. Returns the entry or -1. */
-static int64_t whole_block(const ft_hist_map_t *m, int rollup, uint64_t index, uint64_t *pos)
+static int64_t whole_block(const ft_hist_map_t *m, int rollup, uint64_t index, uint64_t *pos, uint64_t *blk)
 {
-    static _Thread_local uint64_t blk[FT_HIST_BLOCK / 8];
     ft_seq_load_words(blk, ft_hist_block(m, rollup, index), FT_HIST_BLOCK / 8);
     uint64_t n = rollup ? m->hdr->roll_blocks : m->hdr->raw_blocks;
     uint64_t own = blk[FT_HB_OWNER];
@@ -141,7 +140,7 @@ static void close_seq(_Atomic uint64_t *seq)
 }
 
 /* After an unclean stop: every entry's newest block is its newest whole one; the ring continues after the newest of all. */
-static uint64_t recover_ring(ft_hist_map_t *m, int rollup)
+static uint64_t recover_ring(ft_hist_map_t *m, int rollup, uint64_t *blk)
 {
     uint64_t ne = ld(&m->hdr->nentries), n = rollup ? m->hdr->roll_blocks : m->hdr->raw_blocks, moved = 0, head = 0;
     uint64_t *best = calloc(ne ? ne : 1, sizeof(uint64_t));
@@ -149,7 +148,7 @@ static uint64_t recover_ring(ft_hist_map_t *m, int rollup)
         return 0;
     for (uint64_t i = 0; i < n; i++) {
         uint64_t pos;
-        int64_t e = whole_block(m, rollup, i, &pos);
+        int64_t e = whole_block(m, rollup, i, &pos, blk);
         if (e >= 0)
             close_seq(&ft_hist_block(m, rollup, i)[FT_HB_SEQ]);
         if (e >= 0 && pos + 1 > best[e])
@@ -193,14 +192,14 @@ static void boot_id(uint64_t out[2])
  * can be torn; the rings only continue after the newest block any entry names. Another boot (a power loss, a
  * crash of the machine): pages may have reached the disk in any order, so every block is checked.
  */
-static uint64_t recover(ft_hist_map_t *m, int *scanned)
+static uint64_t recover(ft_hist_map_t *m, int *scanned, uint64_t *blk)
 {
     uint64_t now[2];
     boot_id(now);
     ft_hist_header_t *h = m->hdr;
     *scanned = !(now[0] | now[1]) || ld(&h->boot_id[0]) != now[0] || ld(&h->boot_id[1]) != now[1];
     if (*scanned)
-        return recover_ring(m, 0) + recover_ring(m, 1);
+        return recover_ring(m, 0, blk) + recover_ring(m, 1, blk);
     uint64_t ne = ld(&h->nentries);
     for (uint64_t e = 0; e < ne; e++)
         for (int rollup = 0; rollup < 2; rollup++) {
@@ -302,7 +301,7 @@ int ft_hist_writer_open(ft_hist_writer_t *w, const char *path, uint64_t bytes, u
     if (w->rows == NULL || build_index(w) != 0)
         return -ENOMEM;
     if ((w->unclean = ld(&w->map.hdr->writer_pid) != 0))
-        *recovered = recover(&w->map, &w->scanned);
+        *recovered = recover(&w->map, &w->scanned, w->blockbuf);
     uint64_t boot[2];
     boot_id(boot);
     st(&w->map.hdr->boot_id[0], boot[0]);

@@ -82,7 +82,7 @@ typedef struct ft_hist_writer {
     int scanned; /* ... and it ran in another boot (a power loss?): every block was checked on open */
     uint64_t col_version; /* grows whenever a column's mapping changes; rows rebuild their column lists then */
     uint32_t crc_table[256]; /* CRC-32 (zlib's polynomial) one byte at a time: appends are a few dozen bytes */
-    uint64_t blockbuf[FT_HIST_BLOCK / 8]; /* a private copy of a block being resumed */
+    uint64_t blockbuf[FT_HIST_BLOCK / 8]; /* a private copy of a block being resumed or checked after a crash */
     uint8_t scratch[FT_HIST_ROLL_REC_MAX > FT_HIST_RAW_REC_MAX ? FT_HIST_ROLL_REC_MAX : FT_HIST_RAW_REC_MAX];
 } ft_hist_writer_t;
 
