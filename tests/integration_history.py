@@ -275,7 +275,8 @@ def test_replaced(env):
         port = api.port()
         old = wait_for(lambda: (lambda s: s if s and len(s[0]["points"]) >= 5 else None)(series(port, "sw-01", "latency")), 30)
         check(old is not None, "history recorded before the file is replaced")
-        ing.stop()
+        rc = ing.stop()
+        check(rc == 0 and "event=stopped" in ing.text(), "ingestd stops cleanly with its history helper running (exit %s)" % rc)
         stopped_ms = time.time() * 1000
         os.rename(os.path.join(state, "history.ft"), os.path.join(state, "history.old"))
         ing = env.ingestd(prod.url, "--state-dir", state, shm=shm)
