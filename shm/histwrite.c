@@ -49,6 +49,17 @@ static int create_file(const char *path, uint64_t bytes, uint32_t max_entries, c
             close(fd), unlink(tmp);
         return -e;
     }
+    /*
+     * The whole budget is reserved now: a mapping of a sparse file that later finds the disk full kills the writer
+     * with SIGBUS in the middle of a publish. A disk too small is said here, at start.
+     */
+    int fe = posix_fallocate(fd, 0, (off_t)g.total_size);
+    if (fe != 0 && fe != EOPNOTSUPP && fe != EINVAL) {
+        WHY("cannot reserve %llu bytes for history file %s: %s (lower --history-bytes or free the disk)",
+            (unsigned long long)g.total_size, path, strerror(fe));
+        close(fd), unlink(tmp);
+        return -fe;
+    }
     ft_hist_header_t h;
     memset(&h, 0, sizeof(h));
     h.version = FT_HIST_VERSION;

@@ -21,7 +21,8 @@
  * Opening: an existing file is used as it is (its own size wins over
  * --history-bytes, logged), a file this build cannot read is refused and
  * never re-created, a missing one is created whole under a temporary name
- * and renamed into place. A file whose writer did not close it is recovered:
+ * (its blocks reserved on the disk, so a full disk is found at start, not by
+ * a SIGBUS in a publish) and renamed into place. A file whose writer did not close it is recovered:
  * killed in this boot (same boot id), nothing can be torn and the rings only
  * continue past the newest block; in another boot (a power loss), every
  * block is checked and each entry's newest block becomes its newest whole

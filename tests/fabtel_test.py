@@ -103,9 +103,9 @@ class Env:
         return os.path.join(self.dir, "state" + (shm or self.shm).replace("/", "-"))
 
     def ingestd(self, source, *args, shm=None):
-        # A 64 MiB history by default (later flags win); tests of history pass their own.
+        # A 16 MiB history by default (reserved on disk when created; later flags win); tests of history pass their own.
         return self.start("ingestd/fabtel-ingestd", "--source", source, "--shm-name", shm or self.shm,
-                          "--state-dir", self.state_dir(shm), "--history-bytes", str(64 << 20), *args)
+                          "--state-dir", self.state_dir(shm), "--history-bytes", str(16 << 20), *args)
 
     def shmdump(self, *args, shm=None):
         r = subprocess.run([self.bin("tools/shmdump/shmdump"), "--shm-name", shm or self.shm] + list(args),
@@ -139,6 +139,11 @@ class Env:
         for p in self.procs:
             p.stop(signal.SIGKILL)
         unlink_segment(self.shm)
+        # Logs stay for a look after a failure; history files (reserved whole on disk) do not.
+        for root, _, files in os.walk(self.dir):
+            for f in files:
+                if f.startswith("history."):
+                    os.unlink(os.path.join(root, f))
 
 
 def free_port():

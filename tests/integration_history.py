@@ -13,6 +13,7 @@ Usage: integration_history.py BUILD_DIR"""
 import http.server
 import json
 import os
+import re
 import signal
 import struct
 import sys
@@ -260,6 +261,13 @@ def test_off_and_refused(env, src_port):
         check(rc != 0 and "version 99" in ing.text() and "refusing" in ing.text(),
               "ingestd refuses a history file of an unknown version, saying so (rc %s):\n%s" % (rc, ing.text()))
         check(os.path.getsize(path) == size, "the refused file is left as it was")
+        # A budget the disk cannot hold: refused at start, with a reason, and nothing left behind.
+        big = os.path.join(env.dir, "state-too-big")
+        ing = env.ingestd("http://127.0.0.1:%d/counters" % src_port, "--state-dir", big, "--history-bytes", str(1 << 44), shm=shm)
+        rc = ing.p.wait(60)
+        check(rc != 0 and re.search(r"event=start_refused .*(cannot reserve|cannot create)", ing.text()) is not None and
+              not [f for f in os.listdir(big) if f.startswith("history")],
+              "a history the disk cannot hold is refused at start, leaving no file (rc %s):\n%s" % (rc, ing.text()[-400:]))
     finally:
         unlink_segment(shm)
 
@@ -296,7 +304,7 @@ def test_10k(env):
     shm = env.shm + "-h10k"
     try:
         prod = env.producer("--switches", "10000", "--interval", "1", "--seed", "3")
-        ing = env.ingestd(prod.url, "--max-switches", "10016", "--history-bytes", str(512 << 20), shm=shm)
+        ing = env.ingestd(prod.url, "--max-switches", "10016", "--history-bytes", str(256 << 20), shm=shm)
         api = env.start("apid/fabtel-apid", "--listen", "127.0.0.1:0", "--workers", "1", "--shm-name", shm)
         port = api.port()
         check(env.wait_for(lambda: env.header(shm=shm)["generation"] >= 4, timeout=120), "10,000 switches published 4 times")

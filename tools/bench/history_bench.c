@@ -207,7 +207,7 @@ int main(int argc, char **argv)
     if (prefill_dir != NULL)
         return prefill(prefill_dir, hours, n, bytes ? bytes : 512ULL << 20);
     if (bytes == 0)
-        bytes = (uint64_t)n * 40 * FT_HIST_BLOCK > (64ULL << 20) ? (uint64_t)n * 40 * FT_HIST_BLOCK : 64ULL << 20;
+        bytes = (uint64_t)n * 4 * FT_HIST_BLOCK > (64ULL << 20) ? (uint64_t)n * 4 * FT_HIST_BLOCK : 64ULL << 20; /* reserved on disk */
     char dir[] = "/tmp/fabtel-bench-history-XXXXXX", path[128];
     if (mkdtemp(dir) == NULL)
         return 1;
