@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "stress_readers.h"
 #include "histread.h"
 #include "histwrite.h"
 
@@ -89,11 +90,6 @@ static void reader(int idx)
     ft_hist_reader_close(&r);
 }
 
-static void *reader_thread(void *arg)
-{
-    reader((int)(intptr_t)arg);
-    return NULL;
-}
 
 static void write_generation(ft_hist_writer_t *w, uint64_t g)
 {
@@ -140,16 +136,8 @@ int main(int argc, char **argv)
     uint64_t g = 1;
     while (atomic_load(&w.map.hdr->raw_head) < w.map.hdr->raw_blocks) /* full before the readers start */
         write_generation(&w, g++);
-    pid_t pids[MAX_READERS];
-    pthread_t tids[MAX_READERS];
-    for (int i = 0; i < nreaders; i++) {
-        if (threads) {
-            pthread_create(&tids[i], NULL, reader_thread, (void *)(intptr_t)i);
-        } else if ((pids[i] = fork()) == 0) {
-            reader(i);
-            _exit(0);
-        }
-    }
+    stress_readers_t readers;
+    stress_readers_start(&readers, nreaders, threads, reader);
     /* At least `seconds` and two wraps of the ring (slower under the sanitizers), never more than 20 times `seconds`. */
     double start = now_s();
     uint64_t head0 = atomic_load(&w.map.hdr->raw_head), two_wraps = head0 + 2 * w.map.hdr->raw_blocks;
@@ -157,12 +145,7 @@ int main(int argc, char **argv)
         for (int k = 0; k < 64; k++)
             write_generation(&w, g++);
     atomic_store(&sh->stop, 1);
-    for (int i = 0; i < nreaders; i++) {
-        if (threads)
-            pthread_join(tids[i], NULL);
-        else
-            waitpid(pids[i], NULL, 0);
-    }
+    stress_readers_join(&readers);
     uint64_t reads = 0, points = 0, torn = 0;
     for (int i = 0; i < nreaders; i++)
         reads += sh->reads[i], points += sh->points[i], torn += sh->torn[i];

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "stress_readers.h"
 #include "segment.h"
 #include "snapshot.h"
 
@@ -74,11 +75,6 @@ static void reader(int id)
     ft_shm_close(&shm);
 }
 
-static void *reader_thread(void *arg)
-{
-    reader((int)(intptr_t)arg);
-    return NULL;
-}
 
 static uint64_t writer(ft_shm_t *shm, double seconds)
 {
@@ -134,27 +130,11 @@ int main(int argc, char **argv)
     memset(sh, 0, sizeof(*sh));
     writer(&shm, 0.01); /* a first generation, so readers have something */
 
-    pid_t pids[MAX_READERS];
-    pthread_t tids[MAX_READERS];
-    for (int r = 0; r < nreaders; r++) {
-        if (threads) {
-            pthread_create(&tids[r], NULL, reader_thread, (void *)(intptr_t)r);
-        } else if ((pids[r] = fork()) == 0) {
-            reader(r);
-            _exit(0);
-        }
-    }
+    stress_readers_t readers;
+    stress_readers_start(&readers, nreaders, threads, reader);
     uint64_t last = writer(&shm, seconds);
     atomic_store(&sh->stop, 1);
-    for (int r = 0; r < nreaders; r++) {
-        if (threads) {
-            pthread_join(tids[r], NULL);
-        } else {
-            int st;
-            waitpid(pids[r], &st, 0);
-            CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "reader %d exited badly (status %d)", r, st);
-        }
-    }
+    stress_readers_join(&readers);
     uint64_t reads = 0, retries = 0, torn = 0;
     for (int r = 0; r < nreaders; r++) {
         reads += atomic_load(&sh->reads[r]);
