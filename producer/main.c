@@ -13,12 +13,13 @@
 int main(int argc, char **argv)
 {
     const char *listen = "127.0.0.1:9001", *fault = "none", *log_level = "info", *log_file = "";
-    int64_t switches = 50, seed = -1;
+    int64_t switches = 50, seed = -1, max_nodes = 100000;
     double interval = 10, slow = 60;
     const ft_opt_t opts[] = {
         {"listen", FT_OPT_STR, &listen, "ADDR:PORT", "where to serve GET /counters (port 0: any free port)", 0, 0},
         {"switches", FT_OPT_I64, &switches, "N", "switches in the simulated fabric", 1, 4000000},
         {"interval", FT_OPT_F64, &interval, "SECONDS", "time between snapshots (fractions allowed)", 0.01, 86400},
+        {"max-nodes", FT_OPT_I64, &max_nodes, "N", "most switches orchd may add through PUT /switches/NAME", 0, 4000000},
         {"seed", FT_OPT_I64, &seed, "S", "random seed for a reproducible run (-1: random; seeded runs start byte counters past 2^53)",
          -1, (double)INT64_MAX},
         {"fault", FT_OPT_STR, &fault, "MODE", "inject a fault into every answer: none, error500, corrupt, truncate, slow, empty", 0, 0},
@@ -42,7 +43,7 @@ int main(int argc, char **argv)
     static ft_sigflags_t sig;
     ft_signals_install(&sig);
 
-    prod_config_t cfg = {listen, (uint32_t)switches, interval, slow, (uint64_t)seed, seed >= 0, mode};
+    prod_config_t cfg = {listen, (uint32_t)switches, interval, slow, (uint64_t)seed, seed >= 0, mode, (uint32_t)max_nodes};
     static prod_server_t srv;
     if (prod_server_init(&srv, &cfg) != 0)
         return 1;

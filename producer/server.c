@@ -10,6 +10,9 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
+#include "json.h"
 #include "log.h"
 #include "util.h"
 
@@ -188,25 +191,19 @@ static int query_param(h2o_req_t *req, const char *name, h2o_iovec_t *out)
     return 0;
 }
 
-static int on_req(void *data, h2o_req_t *req)
+static int is_method(const h2o_req_t *req, const char *m)
 {
-    prod_server_t *s = data;
-    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
-        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
-        send_text(req, 405, "Method Not Allowed", "only GET and HEAD\n");
-        return 0;
-    }
-    if (!h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("/counters")) &&
-        !h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("/counters/"))) {
-        send_text(req, 404, "Not Found", "the fabric is at /counters\n");
-        return 0;
-    }
+    return h2o_memis(req->method.base, req->method.len, m, strlen(m));
+}
+
+static void on_counters(prod_server_t *s, h2o_req_t *req)
+{
     int mode = s->cfg.fault;
     double wait = 0;
     h2o_iovec_t v;
     if (query_param(req, "mode", &v) && (mode = prod_fault_parse(v.base, v.len)) < 0) {
         send_text(req, 400, "Bad Request", "unknown mode (none, error500, corrupt, truncate, slow, empty)\n");
-        return 0;
+        return;
     }
     if (query_param(req, "wait", &v)) {
         char tmp[32];
@@ -215,17 +212,17 @@ static int on_req(void *data, h2o_req_t *req)
         wait = strtod(tmp, &end);
         if (end == tmp || *end != '\0' || !(wait >= 0 && wait <= 3600)) {
             send_text(req, 400, "Bad Request", "wait must be a number of seconds from 0 to 3600\n");
-            return 0;
+            return;
         }
     }
     if (mode == PROD_FAULT_ERROR500) {
         send_text(req, 500, "Internal Server Error", "injected fault: error500\n");
-        return 0;
+        return;
     }
     if (mode == PROD_FAULT_SLOW) {
         /* Past the client's own deadline: a long-polling client gives up after its wait plus its timeout. */
         hold(s, req, WAIT_SLOW, PROD_FAULT_NONE, wait + s->cfg.slow_s);
-        return 0;
+        return;
     }
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
     if (i >= 0 && h2o_memis(req->headers.entries[i].value.base, req->headers.entries[i].value.len, s->cur->etag, s->cur->etag_len)) {
@@ -233,9 +230,133 @@ static int on_req(void *data, h2o_req_t *req)
             hold(s, req, WAIT_POLL, mode, wait);
         else
             respond_304(s, req);
-        return 0;
+        return;
     }
     respond(s, req, mode);
+}
+
+
+/* ---- the control API: the nodes orchd adds (producer/sim.h) ---- */
+
+static void send_json(h2o_req_t *req, int status, const ft_buf_t *b)
+{
+    ft_httpd_send(req, status, "application/json", b->data, b->len);
+}
+
+static void switches_etag(const prod_server_t *s, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "\"%08x-n%" PRIu64 "\"", s->run_id, s->sim.nodes_version);
+}
+
+/* GET /switches: {"switches":[{"name":…,"node_id":N},…],"simulated":N}, in the order added, with an ETag. */
+static void on_switches_list(prod_server_t *s, h2o_req_t *req)
+{
+    char etag[48];
+    switches_etag(s, etag, sizeof(etag));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, etag, strlen(etag));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
+    if (i >= 0 && h2o_memis(req->headers.entries[i].value.base, req->headers.entries[i].value.len, etag, strlen(etag))) {
+        ft_httpd_send(req, 304, NULL, NULL, 0);
+        return;
+    }
+    ft_buf_t b;
+    ft_buf_init(&b);
+    ft_buf_puts(&b, "{\"switches\":[");
+    for (uint32_t k = 0; k < s->sim.nnodes; k++) {
+        ft_buf_puts(&b, k ? ",{\"name\":" : "{\"name\":");
+        ft_json_put_string(&b, s->sim.nodes[k].name, s->sim.nodes[k].len);
+        ft_buf_appendf(&b, ",\"node_id\":%" PRId64 "}", s->sim.nodes[k].node_id);
+    }
+    ft_buf_appendf(&b, "],\"simulated\":%u}", s->sim.n);
+    send_json(req, 200, &b);
+    ft_buf_destroy(&b);
+}
+
+/* {"node_id": N}, N an integer >= 0; other fields are ignored. */
+static int parse_node_id(h2o_req_t *req, int64_t *out)
+{
+    json_error_t jerr;
+    json_t *doc = json_loadb(req->entity.base ? req->entity.base : "", req->entity.len, 0, &jerr);
+    if (doc == NULL) {
+        ft_httpd_send_error(req, 400, "body", -1, "the body is not JSON: %s (line %d)", jerr.text, jerr.line);
+        return -1;
+    }
+    json_t *v = json_is_object(doc) ? json_object_get(doc, "node_id") : NULL;
+    int ok = v != NULL && json_is_integer(v) && json_integer_value(v) >= 0;
+    if (ok)
+        *out = json_integer_value(v);
+    json_decref(doc);
+    if (!ok)
+        ft_httpd_send_error(req, 400, "node_id", -1, "the body must be an object whose node_id is an integer >= 0");
+    return ok ? 0 : -1;
+}
+
+static void on_switch_put(prod_server_t *s, h2o_req_t *req, const char *name, size_t len)
+{
+    ssize_t ct = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    if (ct < 0 || !ft_httpd_is_json(req->headers.entries[ct].value.base, req->headers.entries[ct].value.len)) {
+        ft_httpd_send_error(req, 415, "Content-Type", -1, "the body must be application/json");
+        return;
+    }
+    int64_t node_id;
+    if (parse_node_id(req, &node_id) != 0)
+        return;
+    int r = prod_sim_node_put(&s->sim, name, len, node_id, s->cfg.max_nodes);
+    if (r == -EINVAL) {
+        ft_httpd_send_error(req, 400, "name", -1, "a switch name is 1..63 of [A-Za-z0-9_.-] and not a simulated switch's (sw-…)");
+        return;
+    }
+    if (r == -ENOSPC || r == -ENOMEM) {
+        ft_httpd_send_error(req, 409, "name", -1, "the producer carries its most nodes already (%u, --max-nodes)", s->cfg.max_nodes);
+        return;
+    }
+    ft_info("event=node_%s name=%.*s node_id=%" PRId64 " nodes=%u", r ? "added" : "updated", (int)len, name, node_id, s->sim.nnodes);
+    ft_buf_t b;
+    ft_buf_init(&b);
+    ft_buf_puts(&b, "{\"name\":");
+    ft_json_put_string(&b, name, len);
+    ft_buf_appendf(&b, ",\"node_id\":%" PRId64 "}", node_id);
+    send_json(req, r ? 201 : 200, &b);
+    ft_buf_destroy(&b);
+}
+
+static void on_switch_delete(prod_server_t *s, h2o_req_t *req, const char *name, size_t len)
+{
+    if (prod_sim_node_del(&s->sim, name, len) != 0) {
+        ft_httpd_send_error(req, 404, "name", -1, "no node named '%.*s' (not found)", (int)(len > 63 ? 63 : len), name);
+        return;
+    }
+    ft_info("event=node_removed name=%.*s nodes=%u", (int)len, name, s->sim.nnodes);
+    ft_httpd_send(req, 204, NULL, NULL, 0);
+}
+
+static int on_req(void *data, h2o_req_t *req)
+{
+    prod_server_t *s = data;
+    const char *p = req->path_normalized.base;
+    size_t n = req->path_normalized.len;
+    int read = is_method(req, "GET") || is_method(req, "HEAD");
+    if (h2o_memis(p, n, H2O_STRLIT("/counters")) || h2o_memis(p, n, H2O_STRLIT("/counters/"))) {
+        if (read)
+            on_counters(s, req);
+        else
+            send_text(req, 405, "Method Not Allowed", "only GET and HEAD\n");
+    } else if (h2o_memis(p, n, H2O_STRLIT("/switches")) || h2o_memis(p, n, H2O_STRLIT("/switches/"))) {
+        if (read)
+            on_switches_list(s, req);
+        else
+            ft_httpd_send_error(req, 405, NULL, -1, "/switches takes GET; a switch is PUT or DELETE at /switches/NAME");
+    } else if (n > 10 && memcmp(p, "/switches/", 10) == 0) {
+        if (is_method(req, "PUT"))
+            on_switch_put(s, req, p + 10, n - 10);
+        else if (is_method(req, "DELETE"))
+            on_switch_delete(s, req, p + 10, n - 10);
+        else
+            ft_httpd_send_error(req, 405, NULL, -1, "a switch is PUT or DELETE at /switches/NAME");
+    } else {
+        send_text(req, 404, "Not Found", "the fabric is at /counters (its nodes at /switches)\n");
+    }
     return 0;
 }
 

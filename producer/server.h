@@ -8,6 +8,12 @@
  * swapped in; a response in flight holds a reference to the snapshot it
  * started with, so it always carries one whole snapshot.
  *
+ * The control API (orchd's provisioner): PUT /switches/NAME with
+ * {"node_id": N} adds a node to the fabric (201; 200 when it was there, with
+ * its node_id updated), DELETE /switches/NAME removes it (204, 404), GET
+ * /switches lists the nodes with an ETag that changes with them. A change
+ * shows in the next snapshot.
+ *
  * Faults (--fault MODE for every request, ?mode=MODE for one): error500,
  * corrupt (some rows garbled or short of fields), truncate (closes before the
  * announced Content-Length), slow (answers after the request's ?wait plus slow_s), empty (header only).
@@ -44,6 +50,7 @@ typedef struct prod_config {
     uint64_t seed;
     int seeded;
     int fault;
+    uint32_t max_nodes; /* most switches PUT /switches/NAME may add */
 } prod_config_t;
 
 typedef struct prod_server {

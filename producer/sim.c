@@ -1,6 +1,8 @@
 #include "sim.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,43 +58,151 @@ int prod_sim_init(prod_sim_t *s, uint32_t n, uint64_t seed, int seeded, double i
 void prod_sim_destroy(prod_sim_t *s)
 {
     free(s->sw);
+    free(s->nodes);
     s->sw = NULL;
+    s->nodes = NULL;
+    s->nnodes = s->nodes_cap = 0;
+}
+
+static void step_switch(prod_sim_t *s, prod_switch_t *w)
+{
+    uint64_t *r = &s->rng;
+    if (w->down_left > 0) { /* link flapped: no traffic until it comes back */
+        w->down_left--;
+        w->bandwidth = 0;
+    } else if (unif(r) < 0.0005) {
+        w->down_left = 1 + (uint32_t)(unif(r) * 3);
+        w->link_downed++;
+        w->bandwidth = 0;
+    } else {
+        w->bandwidth = clamp(w->bandwidth + (unif(r) - 0.5) * 20, 0.5, 400);
+    }
+    if (w->spike_left > 0)
+        w->spike_left--;
+    else if (unif(r) < 0.01)
+        w->spike_left = 1 + (uint32_t)(unif(r) * 4);
+    w->latency = w->latency_base * (0.9 + unif(r) * 0.2) + (w->spike_left ? 20 + unif(r) * 480 : 0);
+    if (w->burst_left > 0)
+        w->burst_left--;
+    else if (unif(r) < 0.005)
+        w->burst_left = 1 + (uint32_t)(unif(r) * 5);
+    w->packet_error = w->burst_left ? (int64_t)(10 + unif(r) * 1000) : (unif(r) < 0.05 ? 1 : 0);
+    if (w->burst_left)
+        w->symbol_error += (uint64_t)(unif(r) * 50);
+    uint64_t bytes = (uint64_t)(w->bandwidth * 1e9 / 8 * s->interval_s);
+    w->xmit += bytes;
+    w->rcv += (uint64_t)((double)bytes * (0.95 + unif(r) * 0.1));
+    w->temperature = clamp(w->temperature + (unif(r) - 0.5) + (w->bandwidth - 200) * 0.001, 25, 95);
+    w->error_rate = w->burst_left ? 2 + unif(r) * 6 : 0.05 + unif(r) * 0.1;
+}
+
+void prod_node_model(int64_t node_id, double t_s, double *latency_ms, double *throughput_gbps, double *error_pct)
+{
+    int64_t nf = node_id % 10;
+    if (nf < 0)
+        nf += 10;
+    double lat = 10.0 + 2.0 * (double)nf, thr = 9.5 - 0.1 * (double)nf, err = 0.1 + 0.02 * (double)nf;
+    if (nf >= 8) {
+        lat = 50.0 + (double)(nf - 7) * 20.0;
+        thr = 8.0 - (double)(nf - 7) * 1.5;
+        err = 0.5 + (double)(nf - 7) * 0.3;
+    }
+    double v = 0.3 * sin(t_s / 100.0 + (double)node_id);
+    *latency_ms = clamp(lat * (1.0 + 0.2 * v), 1.0, 200.0);
+    *throughput_gbps = clamp(thr * (1.0 + 0.1 * v), 1.0, 10.0);
+    *error_pct = clamp(err + 0.1 * v, 0.0, 5.0);
+}
+
+/* A node: the model's three figures; its byte counters follow its throughput, the rest moves as any switch's. */
+static void step_node(prod_sim_t *s, prod_node_t *n, uint64_t now_ns)
+{
+    prod_switch_t *w = &n->w;
+    uint64_t xmit = w->xmit, rcv = w->rcv;
+    step_switch(s, w);
+    double lat, thr, err;
+    prod_node_model(n->node_id, (double)now_ns / 1e9, &lat, &thr, &err);
+    uint64_t bytes = (uint64_t)(thr * 1e9 / 8 * s->interval_s);
+    w->xmit = xmit + bytes;
+    w->rcv = rcv + bytes;
+    w->down_left = 0;
+    w->spike_left = 0;
+    w->latency = lat * 1000.0;
+    w->bandwidth = thr;
+    w->error_rate = err;
 }
 
 void prod_sim_step(prod_sim_t *s, uint64_t now_ns)
 {
     s->sample_ns = now_ns;
-    for (uint32_t i = 0; i < s->n; i++) {
-        prod_switch_t *w = &s->sw[i];
-        uint64_t *r = &s->rng;
-        if (w->down_left > 0) { /* link flapped: no traffic until it comes back */
-            w->down_left--;
-            w->bandwidth = 0;
-        } else if (unif(r) < 0.0005) {
-            w->down_left = 1 + (uint32_t)(unif(r) * 3);
-            w->link_downed++;
-            w->bandwidth = 0;
-        } else {
-            w->bandwidth = clamp(w->bandwidth + (unif(r) - 0.5) * 20, 0.5, 400);
-        }
-        if (w->spike_left > 0)
-            w->spike_left--;
-        else if (unif(r) < 0.01)
-            w->spike_left = 1 + (uint32_t)(unif(r) * 4);
-        w->latency = w->latency_base * (0.9 + unif(r) * 0.2) + (w->spike_left ? 20 + unif(r) * 480 : 0);
-        if (w->burst_left > 0)
-            w->burst_left--;
-        else if (unif(r) < 0.005)
-            w->burst_left = 1 + (uint32_t)(unif(r) * 5);
-        w->packet_error = w->burst_left ? (int64_t)(10 + unif(r) * 1000) : (unif(r) < 0.05 ? 1 : 0);
-        if (w->burst_left)
-            w->symbol_error += (uint64_t)(unif(r) * 50);
-        uint64_t bytes = (uint64_t)(w->bandwidth * 1e9 / 8 * s->interval_s);
-        w->xmit += bytes;
-        w->rcv += (uint64_t)((double)bytes * (0.95 + unif(r) * 0.1));
-        w->temperature = clamp(w->temperature + (unif(r) - 0.5) + (w->bandwidth - 200) * 0.001, 25, 95);
-        w->error_rate = w->burst_left ? 2 + unif(r) * 6 : 0.05 + unif(r) * 0.1;
+    for (uint32_t i = 0; i < s->n; i++)
+        step_switch(s, &s->sw[i]);
+    for (uint32_t i = 0; i < s->nnodes; i++)
+        step_node(s, &s->nodes[i], now_ns);
+}
+
+int prod_node_name_ok(const prod_sim_t *s, const char *name, size_t len)
+{
+    if (len == 0 || len > PROD_NODE_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+            return 0;
     }
+    (void)s;
+    return !(len > 3 && memcmp(name, "sw-", 3) == 0); /* the simulated switches' names */
+}
+
+const prod_node_t *prod_sim_node_find(const prod_sim_t *s, const char *name, size_t len)
+{
+    for (uint32_t i = 0; i < s->nnodes; i++)
+        if (s->nodes[i].len == len && memcmp(s->nodes[i].name, name, len) == 0)
+            return &s->nodes[i];
+    return NULL;
+}
+
+int prod_sim_node_put(prod_sim_t *s, const char *name, size_t len, int64_t node_id, uint32_t max_nodes)
+{
+    if (!prod_node_name_ok(s, name, len))
+        return -EINVAL;
+    prod_node_t *n = (prod_node_t *)prod_sim_node_find(s, name, len);
+    s->nodes_version++;
+    if (n != NULL) {
+        n->node_id = node_id;
+        return 0;
+    }
+    if (s->nnodes >= max_nodes)
+        return -ENOSPC;
+    if (s->nnodes == s->nodes_cap) {
+        uint32_t cap = s->nodes_cap ? s->nodes_cap * 2 : 64;
+        prod_node_t *p = realloc(s->nodes, (size_t)cap * sizeof(*p));
+        if (p == NULL)
+            return -ENOMEM;
+        s->nodes = p;
+        s->nodes_cap = cap;
+    }
+    n = &s->nodes[s->nnodes++];
+    memset(n, 0, sizeof(*n));
+    memcpy(n->name, name, len);
+    n->len = (uint32_t)len;
+    n->node_id = node_id;
+    n->w.temperature = 40 + unif(&s->rng) * 15;
+    n->w.xmit = rnd(&s->rng) >> 24;
+    n->w.rcv = n->w.xmit;
+    step_node(s, n, s->sample_ns ? s->sample_ns : ft_now_ns());
+    return 1;
+}
+
+int prod_sim_node_del(prod_sim_t *s, const char *name, size_t len)
+{
+    const prod_node_t *n = prod_sim_node_find(s, name, len);
+    if (n == NULL)
+        return -ENOENT;
+    size_t i = (size_t)(n - s->nodes);
+    memmove(&s->nodes[i], &s->nodes[i + 1], (s->nnodes - i - 1) * sizeof(*n)); /* the order added is kept */
+    s->nnodes--;
+    s->nodes_version++;
+    return 0;
 }
 
 /* Fixed-point decimal with `dec` digits, without printf (the hot part of rendering 100k rows). */
@@ -125,41 +235,52 @@ static size_t put_u64(char *p, uint64_t x)
     return ft_fmt_i64(p, (int64_t)x);
 }
 
+/* One row of the matrix; p has room for 200 + name bytes. */
+static size_t render_row(char *p, const char *name, size_t nlen, uint64_t sample_ns, const prod_switch_t *w)
+{
+    memcpy(p, name, nlen);
+    size_t o = nlen;
+    p[o++] = ',';
+    o += ft_fmt_iso8601(p + o, sample_ns);
+    p[o++] = ',';
+    o += put_fixed(p + o, w->bandwidth, 3);
+    p[o++] = ',';
+    o += put_fixed(p + o, w->latency, 3);
+    p[o++] = ',';
+    o += put_u64(p + o, (uint64_t)w->packet_error);
+    p[o++] = ',';
+    o += put_u64(p + o, w->xmit);
+    p[o++] = ',';
+    o += put_u64(p + o, w->rcv);
+    p[o++] = ',';
+    o += put_u64(p + o, w->symbol_error);
+    p[o++] = ',';
+    o += put_u64(p + o, w->link_downed);
+    p[o++] = ',';
+    o += put_fixed(p + o, w->temperature, 1);
+    p[o++] = ',';
+    o += put_fixed(p + o, w->error_rate, 4);
+    p[o++] = '\n';
+    return o;
+}
+
 int prod_sim_render(const prod_sim_t *s, ft_buf_t *out)
 {
     static const char header[] = "switch_id,timestamp,bandwidth_usage,latency,packet_error,port_xmit_data,port_rcv_data,"
                                  "symbol_error,link_downed,temperature,error_rate\n";
     out->len = 0;
     out->failed = 0;
-    if (ft_buf_reserve(out, sizeof(header) + (size_t)s->n * 200) != 0)
+    if (ft_buf_reserve(out, sizeof(header) + ((size_t)s->n + s->nnodes) * 260) != 0)
         return -ENOMEM;
     ft_buf_append(out, header, sizeof(header) - 1);
+    char name[32];
     for (uint32_t i = 0; i < s->n; i++) {
-        const prod_switch_t *w = &s->sw[i];
-        char *p = out->data + out->len;
-        size_t o = (size_t)snprintf(p, 16, "sw-%0*u,", (int)s->width, i + 1);
+        int nl = snprintf(name, sizeof(name), "sw-%0*u", (int)s->width, i + 1);
         /* Each switch samples a few microseconds after the previous one, as a real collector would. */
-        o += ft_fmt_iso8601(p + o, s->sample_ns + (uint64_t)i * 1000);
-        p[o++] = ',';
-        o += put_fixed(p + o, w->bandwidth, 3);
-        p[o++] = ',';
-        o += put_fixed(p + o, w->latency, 3);
-        p[o++] = ',';
-        o += put_u64(p + o, (uint64_t)w->packet_error);
-        p[o++] = ',';
-        o += put_u64(p + o, w->xmit);
-        p[o++] = ',';
-        o += put_u64(p + o, w->rcv);
-        p[o++] = ',';
-        o += put_u64(p + o, w->symbol_error);
-        p[o++] = ',';
-        o += put_u64(p + o, w->link_downed);
-        p[o++] = ',';
-        o += put_fixed(p + o, w->temperature, 1);
-        p[o++] = ',';
-        o += put_fixed(p + o, w->error_rate, 4);
-        p[o++] = '\n';
-        out->len += o;
+        out->len += render_row(out->data + out->len, name, (size_t)nl, s->sample_ns + (uint64_t)i * 1000, &s->sw[i]);
     }
+    for (uint32_t i = 0; i < s->nnodes; i++)
+        out->len += render_row(out->data + out->len, s->nodes[i].name, s->nodes[i].len, s->sample_ns + ((uint64_t)s->n + i) * 1000,
+                               &s->nodes[i].w);
     return 0;
 }

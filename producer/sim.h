@@ -14,6 +14,14 @@
  * start, monotonic 64-bit int), symbol_error and link_downed (cumulative
  * counts, int), temperature (°C, float).
  *
+ * Nodes. Besides its N simulated switches the fabric carries switches that
+ * orchd adds (prod_sim_node_put, PUT /switches/NAME): a node's latency,
+ * bandwidth_usage and error_rate follow the seed-003 reference's
+ * deterministic model (prod_node_model, the one place that maps the seed's
+ * fields onto the fabric's columns); its other columns move like any
+ * switch's. Nodes are rendered after the simulated switches, in the order
+ * they were added.
+ *
  * Who may call: the producer's event loop (one thread). Errors: 0 or -ENOMEM.
  */
 #ifndef PROD_SIM_H
@@ -32,8 +40,20 @@ typedef struct prod_switch {
     double error_rate; /* percent of this interval's packets in error: about 0.1 healthy, a few percent in a burst */
 } prod_switch_t;
 
+#define PROD_NODE_NAME_MAX 63
+
+typedef struct prod_node {
+    char name[PROD_NODE_NAME_MAX + 1];
+    uint32_t len;
+    int64_t node_id;
+    prod_switch_t w;
+} prod_node_t;
+
 typedef struct prod_sim {
     uint32_t n, width;
+    prod_node_t *nodes;
+    uint32_t nnodes, nodes_cap;
+    uint64_t nodes_version; /* grows with every change to the nodes (GET /switches's ETag) */
     uint64_t rng;
     double interval_s;
     prod_switch_t *sw;
@@ -44,5 +64,22 @@ int prod_sim_init(prod_sim_t *s, uint32_t nswitches, uint64_t seed, int seeded, 
 void prod_sim_destroy(prod_sim_t *s);
 void prod_sim_step(prod_sim_t *s, uint64_t now_ns);
 int prod_sim_render(const prod_sim_t *s, ft_buf_t *out);
+
+/*
+ * The seed-003 reference's hardware model, at time t_s (Unix seconds) for a node id: nf = node_id % 10;
+ * healthy: latency 10 + 2nf ms, throughput 9.5 - 0.1nf Gb/s, error 0.1 + 0.02nf %; degraded (nf >= 8):
+ * 50 + (nf-7)20 ms, 8 - (nf-7)1.5 Gb/s, 0.5 + (nf-7)0.3 %; v = 0.3 sin(t/100 + node_id): latency (1 + 0.2v),
+ * throughput (1 + 0.1v), error + 0.1v; clamped to [1, 200] ms, [1, 10] Gb/s, [0, 5] %.
+ * In the fabric: latency = latency_ms * 1000 (µs), bandwidth_usage = throughput_gbps, error_rate = error %.
+ */
+void prod_node_model(int64_t node_id, double t_s, double *latency_ms, double *throughput_gbps, double *error_pct);
+
+/* A name a node may take: 1..63 bytes of [A-Za-z0-9_.-], not one of the simulated switches' (sw-…). */
+int prod_node_name_ok(const prod_sim_t *s, const char *name, size_t len);
+/* Add a node, or give an existing one a new node_id: 1 added, 0 updated, -EINVAL bad name, -ENOSPC max reached, -ENOMEM. */
+int prod_sim_node_put(prod_sim_t *s, const char *name, size_t len, int64_t node_id, uint32_t max_nodes);
+/* 0, or -ENOENT when there is no such node. */
+int prod_sim_node_del(prod_sim_t *s, const char *name, size_t len);
+const prod_node_t *prod_sim_node_find(const prod_sim_t *s, const char *name, size_t len);
 
 #endif
