@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "sqlstore.h"
 
 static const char *const SCHEMA_V1 =
     "CREATE TABLE IF NOT EXISTS flows(hour INTEGER NOT NULL, src_app TEXT NOT NULL, dest_app TEXT NOT NULL,"
@@ -22,33 +23,7 @@ static int exec_sql(sqlite3 *db, const char *sql)
 
 static int prepare(flow_store_t *s, sqlite3_stmt **st, const char *sql)
 {
-    return sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK ? 0 : -EIO;
-}
-
-static int migrate(flow_store_t *s, char *why, size_t whysz)
-{
-    sqlite3_stmt *st;
-    int version = 0;
-    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        version = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    if (version > FLOW_SCHEMA_VERSION) {
-        snprintf(why, whysz, "the store's schema is version %d; this flowd knows up to %d (a newer flowd wrote it)", version,
-                 FLOW_SCHEMA_VERSION);
-        return -EPROTO;
-    }
-    if (version == FLOW_SCHEMA_VERSION)
-        return 0;
-    char *msg = NULL;
-    char sql[1024];
-    snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE;%sPRAGMA user_version=%d;COMMIT;", SCHEMA_V1, FLOW_SCHEMA_VERSION);
-    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        snprintf(why, whysz, "cannot create the schema: %s", msg ? msg : "?");
-        sqlite3_free(msg);
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        return -EIO;
-    }
-    return 0;
+    return ft_sql_prepare(s->db, st, sql);
 }
 
 int flow_store_open(flow_store_t *s, const char *path, int readonly, char *why, size_t whysz)
@@ -57,19 +32,11 @@ int flow_store_open(flow_store_t *s, const char *path, int readonly, char *why, 
     /* A read connection opens read-write and refuses writes (query_only): WAL readers need the -shm file.
        The writer checkpoints every 16,384 pages (64 MiB of WAL) rather than 1,000: a checkpoint fsyncs the database
        inside a commit, and doing it 16 times less often is worth about 15 % of the upsert rate. */
-    int flags = readonly ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-    if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-        snprintf(why, whysz, "cannot open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
-        flow_store_close(s);
-        return -EIO;
-    }
-    sqlite3_busy_timeout(s->db, 5000);
     const char *pragmas = readonly ? "PRAGMA query_only=1;" : "PRAGMA journal_mode=WAL;PRAGMA synchronous=FULL;PRAGMA cache_size=-65536;PRAGMA wal_autocheckpoint=16384;";
-    int r = sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+    static const char *const steps[FLOW_SCHEMA_VERSION] = {SCHEMA_V1};
+    int r = ft_sql_open(&s->db, path, !readonly, pragmas, why, whysz);
     if (r == 0 && !readonly)
-        r = migrate(s, why, whysz);
-    else if (r != 0)
-        snprintf(why, whysz, "cannot set up %s: %s", path, sqlite3_errmsg(s->db));
+        r = ft_sql_migrate(s->db, steps, FLOW_SCHEMA_VERSION, "flowd", why, whysz);
     if (r == 0 &&
         (/* One statement per record: the sums are added only when neither passes 2^63-1 (SQLite would silently turn
             an overflowing integer sum into a float); a conflict whose WHERE fails changes no row, and that says 409. */

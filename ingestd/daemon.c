@@ -340,6 +340,17 @@ static int open_history(ingestd_t *d)
     uint64_t recovered;
     r = ft_hist_writer_open(&d->hist, path, (uint64_t)d->cfg.history_bytes, d->cfg.cap.max_switches,
                             (int64_t)(d->cfg.history_sync_s * 1000), &created, &recovered, why, sizeof(why));
+    uint32_t old = r == -EPROTO ? ft_hist_file_version(path) : 0;
+    if (old != 0 && old < FT_HIST_VERSION) { /* an upgrade: the older file is kept aside (shmdump of that build reads it), a new one starts */
+        char aside[4300];
+        snprintf(aside, sizeof(aside), "%s.v%u", path, old);
+        if (rename(path, aside) == 0) {
+            ft_warn("event=history_set_aside history=%s moved_to=%s reason=\"format version %u; this build writes %u\"", path, aside,
+                    old, FT_HIST_VERSION);
+            r = ft_hist_writer_open(&d->hist, path, (uint64_t)d->cfg.history_bytes, d->cfg.cap.max_switches,
+                                    (int64_t)(d->cfg.history_sync_s * 1000), &created, &recovered, why, sizeof(why));
+        }
+    }
     if (r != 0) {
         ft_error("event=start_refused history=%s reason=\"%s\"", path, why);
         return r;

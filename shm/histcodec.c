@@ -155,16 +155,18 @@ int ft_hist_dec_raw_time(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *e
 {
     if (*p >= end)
         return 0;
-    uint64_t h;
+    uint64_t h, gen = c->first ? c->base_gen : c->gen + 1;
     if (get_varint(p, end, &h) != 0)
         return -EPROTO;
-    int64_t dod = unzz(h >> 2), dt;
-    if (h & 2) { /* a sync record: its time from the block's start, and the codec starts over */
-        uint64_t rel;
-        if (dod != 0 || get_varint(p, end, &rel) != 0 || rel > (uint64_t)INT64_MAX - (uint64_t)(c->base > 0 ? c->base : 0))
+    int64_t dod = unzz(h >> 3), dt;
+    if (h & 2) { /* a sync record: its time and generation from the block's start, and the codec starts over */
+        uint64_t rel, g;
+        if (dod != 0 || (h & 4) || get_varint(p, end, &rel) != 0 || get_varint(p, end, &g) != 0 ||
+            rel > (uint64_t)INT64_MAX - (uint64_t)(c->base > 0 ? c->base : 0) || g > UINT64_MAX - c->base_gen)
             return -EPROTO;
         int64_t ts = c->base + (int64_t)rel;
-        if (!c->first && ts <= c->t)
+        gen = c->base_gen + g;
+        if (!c->first && (ts <= c->t || gen <= c->gen))
             return -EPROTO;
         ft_hist_codec_restart(c, ts);
         dt = 0;
@@ -172,6 +174,12 @@ int ft_hist_dec_raw_time(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *e
         dt = (int64_t)((uint64_t)c->dt + (uint64_t)dod);
         if ((c->first && dt != 0) || (!c->first && (dt <= 0 || dt > INT64_MAX - c->t)))
             return -EPROTO; /* the writer only appends strictly later samples, and time does not wrap */
+    }
+    if (h & 4) {
+        uint64_t skip;
+        if (get_varint(p, end, &skip) != 0 || skip == 0 || skip > UINT64_MAX - gen)
+            return -EPROTO;
+        gen += skip;
     }
     *bitmap = NULL;
     if (h & 1) {
@@ -182,6 +190,7 @@ int ft_hist_dec_raw_time(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *e
         *p += nb;
     }
     c->t = (int64_t)((uint64_t)c->t + (uint64_t)dt), c->dt = dt, c->first = 0;
+    c->gen = gen;
     *t = c->t;
     c->last_sync = (h & 2) != 0;
     return 1;
@@ -275,6 +284,7 @@ void ft_hist_cursor_init(ft_hist_cursor_t *k, const uint64_t *blk, int64_t from)
     if (ncols > FT_HIST_MAX_COLS || used > FT_HIST_BLOCK - ft_hist_payload_off(ncols))
         ncols = 0, used = 0; /* not a block: nothing to read */
     ft_hist_codec_init(&k->c, (const uint32_t *)&blk[FT_HB_WORDS], ncols, first);
+    k->c.base_gen = blk[FT_HB_FIRST_GEN];
     k->base = k->p = (const uint8_t *)blk + ft_hist_payload_off(ncols);
     k->end = k->base + used;
     for (uint32_t i = 0; i < FT_HIST_NSYNC; i++) { /* increasing offsets and times, each word checked */
@@ -305,17 +315,23 @@ int ft_hist_cursor_next(ft_hist_cursor_t *k, int64_t *t, const uint8_t **bitmap)
     return ft_hist_dec_raw_time(&k->c, &k->p, k->end, t, bitmap);
 }
 
-size_t ft_hist_enc_raw(ft_hist_codec_t *c, uint8_t *out, int64_t t, const uint64_t *cells, int sync)
+size_t ft_hist_enc_raw(ft_hist_codec_t *c, uint8_t *out, int64_t t, uint64_t gen, const uint64_t *cells, int sync)
 {
     if (sync)
         ft_hist_codec_restart(c, t);
     int64_t dt = c->first ? 0 : t - c->t;
+    uint64_t expect = c->first ? c->base_gen : c->gen + 1;
+    int gap = !sync && gen != expect;
     int absent = 0;
     for (uint32_t i = 0; i < c->ncols; i++)
         absent |= cells[i] == null_of(c->cols[i]);
-    size_t n = put_varint(out, zz(dt - c->dt) << 2 | (uint64_t)(sync != 0) << 1 | (uint64_t)absent);
-    if (sync)
+    size_t n = put_varint(out, zz(dt - c->dt) << 3 | (uint64_t)gap << 2 | (uint64_t)(sync != 0) << 1 | (uint64_t)absent);
+    if (sync) {
         n += put_varint(out + n, (uint64_t)(t - c->base));
+        n += put_varint(out + n, gen - c->base_gen);
+    }
+    if (gap)
+        n += put_varint(out + n, gen - expect);
     if (absent) {
         size_t nb = (c->ncols + 7) / 8;
         memset(out + n, 0, nb);
@@ -335,6 +351,7 @@ size_t ft_hist_enc_raw(ft_hist_codec_t *c, uint8_t *out, int64_t t, const uint64
         }
     }
     c->t = t, c->dt = dt, c->first = 0;
+    c->gen = gen;
     return n;
 }
 

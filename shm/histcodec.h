@@ -5,9 +5,12 @@
  * private copy of a block. Nothing here touches shared memory.
  *
  * Raw record (one sample of every column the block lists):
- *   varint  zz(dt - previous dt) << 2 | sync << 1 | has_absent   dt: ms since the previous record (0 for the first)
- *   [varint] sync records only: ms since the block's FIRST_T; the codec starts over here (dt 0, previous values
- *            0), so a reader may begin at a sync record (shm/history.h: the header's sync points find them)
+ *   varint  zz(dt - previous dt) << 3 | gap << 2 | sync << 1 | has_absent   dt: ms since the previous record (0 for the first)
+ *   [varint] sync records only: ms since the block's FIRST_T, then the generation less the block's FIRST_GEN; the
+ *            codec starts over here (dt 0, previous values 0), so a reader may begin at a sync record
+ *            (shm/history.h: the header's sync points find them)
+ *   [varint] gap records only: generations skipped. A record's generation is otherwise the previous record's + 1
+ *            (the block's FIRST_GEN for the first): a switch present at every generation costs nothing for it.
  *   [bitmap] ceil(ncols / 8) bytes, bit c set: column c absent      (only when has_absent)
  *   per present column:
  *     integer: varint zz(v - previous v), 64-bit wrapping, so every value round-trips exactly
@@ -39,7 +42,7 @@
 
 #define FT_HIST_E_RAW 16u
 /* Largest raw and rollup record for FT_HIST_MAX_COLS columns. */
-#define FT_HIST_RAW_REC_MAX (10 + FT_HIST_MAX_COLS / 8 + FT_HIST_MAX_COLS * 12)
+#define FT_HIST_RAW_REC_MAX (30 + FT_HIST_MAX_COLS / 8 + FT_HIST_MAX_COLS * 12)
 #define FT_HIST_ROLL_REC_MAX (10 + FT_HIST_MAX_COLS * (10 + 7 * 10 + 8))
 
 /* Per-column running state, the same for encoding and decoding. */
@@ -52,6 +55,7 @@ typedef struct ft_hist_codec {
     int first;                       /* no record yet */
     int64_t base;                    /* raw: the block's FIRST_T, which sync records count from */
     int last_sync;                   /* the record just decoded was a sync record */
+    uint64_t gen, base_gen;          /* raw: last record's generation; the block's FIRST_GEN (set after init) */
 } ft_hist_codec_t;
 
 /* One column's minute. Values are cell bits (int64 or double); dsum is int64 bits for integers, double bits for floats. */
@@ -62,7 +66,7 @@ typedef struct ft_hist_agg {
     uint64_t inc; /* counters: reset-aware increase (u64 for integers, double bits for floats) */
 } ft_hist_agg_t;
 
-/* Start a block's state: its columns and its FIRST_T (raw: ms; rollup: ms of its first minute). */
+/* Start a block's state: its columns and its FIRST_T (raw: ms; rollup: ms of its first minute); raw: then base_gen = FIRST_GEN. */
 void ft_hist_codec_init(ft_hist_codec_t *c, const uint32_t *cols, uint32_t ncols, int64_t first_t);
 
 /* Start over at time t (a sync point), keeping the columns. */
@@ -70,11 +74,11 @@ void ft_hist_codec_restart(ft_hist_codec_t *c, int64_t t);
 
 /*
  * Encode one raw record into out (>= FT_HIST_RAW_REC_MAX bytes); cells[i] for column i, FT_CELL_NULL_* when
- * absent. sync: make it a sync record (the codec starts over; its time is written from the block's start).
- * Returns bytes.
+ * absent; gen its generation (> the previous record's, >= base_gen). sync: make it a sync record (the codec
+ * starts over; its time and generation are written from the block's start). Returns bytes.
  */
-size_t ft_hist_enc_raw(ft_hist_codec_t *c, uint8_t *out, int64_t t, const uint64_t *cells, int sync);
-/* Decode the next raw record from [*p, end): its time and cells (absent: the NULL sentinel of the column's type). */
+size_t ft_hist_enc_raw(ft_hist_codec_t *c, uint8_t *out, int64_t t, uint64_t gen, const uint64_t *cells, int sync);
+/* Decode the next raw record from [*p, end): its time and cells (absent: the NULL sentinel of the column's type); c->gen its generation. */
 int ft_hist_dec_raw(ft_hist_codec_t *c, const uint8_t **p, const uint8_t *end, int64_t *t, uint64_t *cells);
 
 

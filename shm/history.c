@@ -130,3 +130,14 @@ uint32_t ft_hist_block_crc(const uint64_t *blk, uint32_t used)
         c = crc32(c, (const Bytef *)blk + off, used);
     return (uint32_t)c;
 }
+
+uint32_t ft_hist_file_version(const char *path)
+{
+    ft_hist_header_t h;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = pread(fd, &h, sizeof(h), 0);
+    close(fd);
+    return n == (ssize_t)sizeof(h) && atomic_load_explicit(&h.magic, memory_order_relaxed) == FT_HIST_MAGIC ? h.version : 0;
+}

@@ -75,7 +75,7 @@
 #include "layout.h"
 
 #define FT_HIST_MAGIC 0x5453494854424146ULL /* "FABTHIST" little-endian */
-#define FT_HIST_VERSION 1u
+#define FT_HIST_VERSION 2u /* 2: raw records carry their generation */
 #define FT_HIST_HDR_BYTES 4096u
 #define FT_HIST_BLOCK 8192u
 #define FT_HIST_ENTRY_WORDS 16u
@@ -197,6 +197,8 @@ typedef struct ft_hist_map {
 
 /* Check a mapped file's header against what this build derives; -EPROTO with why. */
 int ft_hist_validate(const void *base, size_t size, char *why, size_t whysz);
+/* The format version a history file says it has: 0 when it is not one (or unreadable), else its version. */
+uint32_t ft_hist_file_version(const char *path);
 /* Map an existing file read-only and validate it. -ENOENT when missing. */
 int ft_hist_map_reader(ft_hist_map_t *m, const char *path, char *why, size_t whysz);
 void ft_hist_unmap(ft_hist_map_t *m);

@@ -239,7 +239,7 @@ static int col_index(const uint64_t *blk, uint32_t ctr, uint32_t *cols, uint32_t
     return -1;
 }
 
-static int push_point(ft_hist_points_t *o, int64_t t, uint64_t v)
+static int push_point(ft_hist_points_t *o, int64_t t, uint64_t gen, uint64_t v)
 {
     if (o->n == o->cap) {
         size_t cap = o->cap ? o->cap * 2 : 256;
@@ -248,7 +248,7 @@ static int push_point(ft_hist_points_t *o, int64_t t, uint64_t v)
             return -ENOMEM;
         o->p = p, o->cap = cap;
     }
-    o->p[o->n++] = (ft_hist_point_t){t, v};
+    o->p[o->n++] = (ft_hist_point_t){t, gen, v};
     return 0;
 }
 
@@ -268,10 +268,10 @@ static int decode_raw(const uint64_t *blk, int ci, uint32_t type, int64_t from, 
         if (cells[ci] == null)
             continue;
         if (t < from) {
-            o->before = (ft_hist_point_t){t, cells[ci]}, o->have_before = 1;
+            o->before = (ft_hist_point_t){t, k.c.gen, cells[ci]}, o->have_before = 1;
             continue;
         }
-        if (push_point(o, t, cells[ci]) != 0)
+        if (push_point(o, t, k.c.gen, cells[ci]) != 0)
             return -ENOMEM;
     }
     return rc < 0 ? -EPROTO : 0;

@@ -64,8 +64,9 @@ uint32_t ft_hist_ncounters(const ft_hist_reader_t *r);
 int ft_hist_counter_name(const ft_hist_reader_t *r, uint32_t id, char *out);
 
 typedef struct ft_hist_point {
-    int64_t t; /* ms */
-    uint64_t v; /* cell bits: int64, or double for float columns */
+    int64_t t;    /* ms */
+    uint64_t gen; /* the generation it was published in */
+    uint64_t v;   /* cell bits: int64, or double for float columns */
 } ft_hist_point_t;
 
 typedef struct ft_hist_points {

@@ -480,6 +480,7 @@ static void open_block(ft_hist_writer_t *w, ft_hist_row_state_t *rs, int rollup,
     o->pos1 = pos + 1, o->used = 0, o->crc = crc, o->nrec = 0, o->nsync = 0;
     o->first_t = (int64_t)local[FT_HB_FIRST_T];
     ft_hist_codec_init(&o->codec, rs->cols, rs->ncols, first_t);
+    o->codec.base_gen = w->gen; /* FIRST_GEN: the raw codec counts generations from it */
 }
 
 /* sync: a sync word to store with the record (0: none), in the same seqcount section, so readers see both or neither. */
@@ -499,7 +500,7 @@ static void append(ft_hist_writer_t *w, ft_hist_open_block_t *o, int rollup, uin
     ft_seqcount_write_end(&blk[FT_HB_SEQ]);
 }
 
-static size_t raw_rec_max(uint32_t ncols) { return 10 + (ncols + 7) / 8 + (size_t)ncols * 12; }
+static size_t raw_rec_max(uint32_t ncols) { return 30 + (ncols + 7) / 8 + (size_t)ncols * 12; }
 static size_t roll_rec_max(uint32_t ncols) { return 10 + (size_t)ncols * 88; }
 
 /*
@@ -698,11 +699,12 @@ void ft_hist_put_row(ft_hist_writer_t *w, uint32_t row, uint32_t seg_inc, const 
         rs->last[i] = vals[i], rs->have[i] = 1;
     }
     uint64_t sync = 0;
-    if (!block_fits(w, &rs->raw, 0, rs->ncols, raw_rec_max(rs->ncols)))
+    /* Generations grow within a block; a re-created segment starts them over, and so does a new block. */
+    if (!block_fits(w, &rs->raw, 0, rs->ncols, raw_rec_max(rs->ncols)) || (rs->raw.nrec > 0 && w->gen <= rs->raw.codec.gen))
         open_block(w, rs, 0, w->t_ms);
     else if (new_minute)
         sync = sync_point(rs, w->t_ms);
-    size_t n = ft_hist_enc_raw(&rs->raw.codec, w->scratch, w->t_ms, vals, sync != 0);
+    size_t n = ft_hist_enc_raw(&rs->raw.codec, w->scratch, w->t_ms, w->gen, vals, sync != 0);
     append(w, &rs->raw, 0, rs->ncols, n, w->t_ms, sync);
     rs->last_t = w->t_ms;
     st(ft_hist_entry_words(&w->map, rs->entry) + FT_HE_LAST_T, (uint64_t)w->t_ms);

@@ -8,7 +8,8 @@ A scripted CSV source (values the test can predict) drives a real ingestd and ap
   - a segment re-created under the same state directory: the switch's series continues, nothing mixes;
   - steps, rollup-sized steps, caps, every class of bad parameter (400 JSON), unknown names (404), a window
     before any history (200, empty), ETag/304 and the long poll, --history-bytes 0 (503);
-  - a history file of an unknown version: ingestd refuses to start, says why, and leaves the file alone.
+  - a history file of an unknown version: ingestd refuses to start, says why, and leaves the file alone; one of an
+    older version (an upgrade) is set aside as history.ft.v<N> and a new one started.
 Usage: integration_history.py BUILD_DIR"""
 import http.server
 import json
@@ -261,6 +262,14 @@ def test_off_and_refused(env, src_port):
         check(rc != 0 and "version 99" in ing.text() and "refusing" in ing.text(),
               "ingestd refuses a history file of an unknown version, saying so (rc %s):\n%s" % (rc, ing.text()))
         check(os.path.getsize(path) == size, "the refused file is left as it was")
+        # A file of an older format (an upgrade): set aside under its version's name, a new one started.
+        with open(path, "wb") as f:
+            f.write(struct.pack("<QII", 0x5453494854424146, 1, 4096) + b"\0" * (8 << 20))
+        ing = env.ingestd("http://127.0.0.1:%d/counters" % src_port, "--state-dir", state, "--history-bytes", str(16 << 20), shm=shm)
+        check(ing.wait_log(r"event=history_open", timeout=30) and "event=history_set_aside" in ing.text() and
+              os.path.getsize(path + ".v1") == size and os.path.getsize(path) == 16 << 20,
+              "an older history file is set aside as history.ft.v1 and a new one created:\n%s" % ing.text()[-600:])
+        ing.stop()
         # A budget the disk cannot hold: refused at start, with a reason, and nothing left behind.
         big = os.path.join(env.dir, "state-too-big")
         ing = env.ingestd("http://127.0.0.1:%d/counters" % src_port, "--state-dir", big, "--history-bytes", str(1 << 44), shm=shm)

@@ -37,16 +37,19 @@ static void test_codec_roundtrip(void)
     ft_hist_codec_t enc, dec;
     ft_hist_codec_init(&enc, cols, 4, 1000);
     ft_hist_codec_init(&dec, cols, 4, 1000);
+    enc.base_gen = dec.base_gen = 500; /* the block's FIRST_GEN */
     uint8_t buf[64 * 1024];
     size_t used = 0;
-    uint64_t want[40][4];
+    uint64_t want[40][4], gens[40];
     int64_t t = 1000;
     for (int i = 0; i < 40; i++) {
         want[i][0] = (uint64_t)ints[i % 9];
         want[i][1] = dbits(floats[i % 11]);
         want[i][2] = i % 5 == 0 ? FT_CELL_NULL_INT : (uint64_t)ints[(i * 7) % 9];
         want[i][3] = i % 3 == 0 ? FT_CELL_NULL_FLOAT : dbits(floats[(i * 5) % 11]);
-        used += ft_hist_enc_raw(&enc, buf + used, t, want[i], i % 13 == 12); /* a sync record now and then */
+        /* generations: consecutive mostly, a gap now and then (a switch stale or absent for a while), one on a sync record */
+        gens[i] = i == 0 ? 500 : gens[i - 1] + (i % 7 == 3 ? 1 + (uint64_t)i * 1000 : i == 12 ? 5 : 1);
+        used += ft_hist_enc_raw(&enc, buf + used, t, gens[i], want[i], i % 13 == 12); /* a sync record now and then */
         t += 1000 + (i % 4) * 17;
     }
     const uint8_t *p = buf;
@@ -56,6 +59,8 @@ static void test_codec_roundtrip(void)
         int r = ft_hist_dec_raw(&dec, &p, buf + used, &tt, got);
         CHECK(r == 1, "record %d decodes (got %d)", i, r);
         CHECK(tt == expect_t, "record %d time: expected %lld, got %lld", i, (long long)expect_t, (long long)tt);
+        CHECK(dec.gen == gens[i], "record %d generation: expected %llu, got %llu", i, (unsigned long long)gens[i],
+              (unsigned long long)dec.gen);
         for (int c = 0; c < 4; c++)
             CHECK(got[c] == want[i][c], "record %d column %d: expected 0x%016llx, got 0x%016llx", i, c,
                   (unsigned long long)want[i][c], (unsigned long long)got[c]);
@@ -177,6 +182,8 @@ static void test_identity_and_rates(void)
     pts.n = 0;
     ft_hist_read_raw(&r, ids[0], (uint32_t)rx, 0, INT64_MAX, &pts);
     CHECK(pts.n == 40 && pts.p[0].v == 1061, "sw-b incarnation 2 holds its 40 samples (got %zu)", pts.n);
+    CHECK(pts.n == 40 && pts.p[0].gen == 61 && pts.p[39].gen == 100, "each sample knows its generation (got %llu..%llu)",
+          pts.n ? (unsigned long long)pts.p[0].gen : 0ULL, pts.n ? (unsigned long long)pts.p[pts.n - 1].gen : 0ULL);
     ft_hist_find_switch(&r, "sw-c", 4, ids, 8);
     pts.n = 0;
     ft_hist_read_raw(&r, ids[0], (uint32_t)rx, 0, INT64_MAX, &pts);
@@ -530,7 +537,7 @@ static void test_refusals(void)
     ft_hist_writer_t w;
     open_writer(&w, FT_HIST_MIN_BYTES);
     ft_hist_writer_close(&w);
-    poke(8, 0x02); /* version 1 -> 3 */
+    poke(8, FT_HIST_VERSION ^ 3); /* this version -> 3 */
     ft_hist_reader_t r;
     char why[256] = "";
     CHECK(ft_hist_reader_open(&r, path, why, sizeof(why)) == -EPROTO && strstr(why, "version 3") != NULL,
