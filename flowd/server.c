@@ -79,34 +79,10 @@ static void on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
     }
 }
 
-static const char *header(h2o_req_t *req, const char *name, size_t *len)
-{
-    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
-    *len = i >= 0 ? req->headers.entries[i].value.len : 0;
-    return i >= 0 ? req->headers.entries[i].value.base : NULL;
-}
-
 /* Content type, token, size: 0, or the refusal sent. */
 static int guard(flow_server_t *s, h2o_req_t *req)
 {
-    size_t n;
-    const char *v = header(req, "content-type", &n);
-    if (!ft_httpd_is_json(v, n)) {
-        ft_httpd_send_error(req, 415, "Content-Type", -1, "a flow batch is application/json");
-        return 415;
-    }
-    if (s->cfg.auth_token != NULL) {
-        v = header(req, "authorization", &n);
-        if (!ft_httpd_bearer_ok(v, n, s->cfg.auth_token)) {
-            ft_httpd_send_error(req, 401, "Authorization", -1, "a write needs 'Authorization: Bearer <token>'");
-            return 401;
-        }
-    }
-    if (req->entity.len > s->cfg.max_body) {
-        ft_httpd_send_error(req, 413, "body", -1, "a body of %zu bytes; at most %zu (--max-body-bytes)", req->entity.len, s->cfg.max_body);
-        return 413;
-    }
-    return 0;
+    return ft_httpd_guard_write(req, s->cfg.auth_token, s->cfg.max_body, "a flow batch");
 }
 
 static void post_flows(flow_server_t *s, h2o_req_t *req)
@@ -125,7 +101,7 @@ static void post_flows(flow_server_t *s, h2o_req_t *req)
         return ft_httpd_send_error(req, r, err.field, err.index, "%s", err.message);
     }
     size_t kl;
-    const char *key = header(req, "idempotency-key", &kl);
+    const char *key = ft_httpd_header(req, "idempotency-key", &kl);
     if (key != NULL && (kl == 0 || kl >= sizeof(j->key))) {
         flow_batch_free(&j->batch);
         free(j);

@@ -163,3 +163,32 @@ void ft_httpd_send_error(h2o_req_t *req, int status, const char *field, int64_t 
     ft_httpd_send(req, status, "application/json", b.data, b.len);
     ft_buf_destroy(&b);
 }
+
+const char *ft_httpd_header(h2o_req_t *req, const char *name, size_t *len)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+    *len = i >= 0 ? req->headers.entries[i].value.len : 0;
+    return i >= 0 ? req->headers.entries[i].value.base : NULL;
+}
+
+int ft_httpd_guard_write(h2o_req_t *req, const char *auth_token, size_t max_body, const char *what)
+{
+    size_t n;
+    const char *v = ft_httpd_header(req, "content-type", &n);
+    if (!ft_httpd_is_json(v, n)) {
+        ft_httpd_send_error(req, 415, "Content-Type", -1, "%s is application/json", what);
+        return 415;
+    }
+    if (auth_token != NULL) {
+        v = ft_httpd_header(req, "authorization", &n);
+        if (!ft_httpd_bearer_ok(v, n, auth_token)) {
+            ft_httpd_send_error(req, 401, "Authorization", -1, "a write needs 'Authorization: Bearer <token>'");
+            return 401;
+        }
+    }
+    if (req->entity.len > max_body) {
+        ft_httpd_send_error(req, 413, "body", -1, "a body of %zu bytes; at most %zu (--max-body-bytes)", req->entity.len, max_body);
+        return 413;
+    }
+    return 0;
+}

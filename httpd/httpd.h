@@ -62,6 +62,16 @@ int ft_httpd_is_json(const char *content_type, size_t len);
 /* Authorization is "Bearer <token>" (the scheme case-insensitive), the token compared in constant time. */
 int ft_httpd_bearer_ok(const char *authorization, size_t len, const char *token);
 
+/* A request header's value by (lower-case) name, NULL when absent. */
+const char *ft_httpd_header(h2o_req_t *req, const char *name, size_t *len);
+
+/*
+ * The guard every daemon's write passes (after apid's, which also checks the origin): a JSON Content-Type (415),
+ * the bearer token when one is set (401), a body within max_body (413). 0, or the status of the refusal it sent.
+ * what: the body named in the 415 message ("a flow batch").
+ */
+int ft_httpd_guard_write(h2o_req_t *req, const char *auth_token, size_t max_body, const char *what);
+
 /* The reason phrase of a status. */
 const char *ft_httpd_reason(int status);
 
