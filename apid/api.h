@@ -61,8 +61,16 @@ typedef struct api_config {
     size_t hist_max_answer_points; /* /telemetry/history: series x points per answer (400 past it) */
 } api_config_t;
 
+/* What the worker last heard from an upstream's /health (apid/probe.h); read by /health. */
+typedef struct api_component {
+    int state;                                   /* 0 not asked yet, 1 answered, -1 did not answer */
+    int db_healthy;                              /* orchd: its "database" said healthy */
+    int64_t active_deployments, active_workers;  /* orchd's, -1 when it did not say */
+} api_component_t;
+
 typedef struct api_ctx {
     api_config_t cfg;
+    api_component_t components[API_UPSTREAMS];
     ft_shm_t shm;
     int attached;
     int last_attach_err;         /* to log once per change of state */

@@ -98,6 +98,29 @@ void api_performance(api_ctx_t *ctx, const api_request_t *req, api_response_t *r
     api_reply_json(ctx, res, 200, o);
 }
 
+/*
+ * The seed-003 fields from orchd's last /health (apid/probe.h): database "unhealthy" when orchd does not answer,
+ * its counts null then; and each daemon behind the front door: "ok", "down", or "unknown" before the first answer.
+ */
+static void put_components(api_ctx_t *ctx, json_t *o)
+{
+    char ts[32];
+    ft_fmt_iso8601(ts, ft_now_ns());
+    json_object_set_new(o, "timestamp", json_string(ts));
+    const api_component_t *orchd = &ctx->components[API_UPSTREAM_ORCHD];
+    json_object_set_new(o, "database", json_string(orchd->state == 1 && orchd->db_healthy ? "healthy" : "unhealthy"));
+    json_object_set_new(o, "active_deployments",
+                        orchd->state == 1 && orchd->active_deployments >= 0 ? json_integer(orchd->active_deployments) : json_null());
+    json_object_set_new(o, "active_workers", orchd->state == 1 && orchd->active_workers >= 0 ? json_integer(orchd->active_workers) : json_null());
+    json_t *c = json_object();
+    for (int i = 0; i < API_UPSTREAMS; i++) {
+        int st = ctx->components[i].state;
+        json_object_set_new(c, ctx->cfg.upstreams[i].name ? ctx->cfg.upstreams[i].name : "?",
+                            json_string(st == 1 ? "ok" : st == -1 ? "down" : "unknown"));
+    }
+    json_object_set_new(o, "components", c);
+}
+
 void api_health(api_ctx_t *ctx, const api_request_t *req, api_response_t *res)
 {
     (void)req;
@@ -111,7 +134,8 @@ void api_health(api_ctx_t *ctx, const api_request_t *req, api_response_t *res)
     put_int(o, "workers", ctx->stats_hdr ? atomic_load_explicit(&ctx->stats_hdr->workers_alive, memory_order_relaxed) : 1);
     if (ctx->attached)
         json_object_set_new(o, "ingest", json_string(ft_shm_ingest_failing(&ctx->shm) ? "failing" : "ok"));
-    api_reply_json(ctx, res, data ? 200 : 503, o);
+    put_components(ctx, o);
+    api_reply_json(ctx, res, data ? 200 : 503, o); /* the status is telemetry's: a daemon down behind apid does not drop it */
 }
 
 void api_metrics(api_ctx_t *ctx, const api_request_t *req, api_response_t *res)

@@ -11,6 +11,7 @@
 #include "httpd.h"
 #include "log.h"
 #include "longpoll.h"
+#include "probe.h"
 #include "util.h"
 
 #define POLL_MS 250
@@ -23,6 +24,7 @@ typedef struct worker {
     h2o_timeout_entry_t poll;
     api_forwarder_t *fwd; /* requests for orchd and flowd */
     api_longpoll_t *lp;   /* reads held for the next generation */
+    api_probe_t *probe;   /* orchd's and flowd's health, for /health */
 } worker_t;
 
 
@@ -213,7 +215,8 @@ int api_worker_run(const api_worker_config_t *cfg, volatile sig_atomic_t *stop, 
     h2o_loop_t *loop = w->http.ctx.loop;
     w->fwd = api_forwarder_create(&w->http.ctx, &cfg->api, on_forward_done, w);
     w->lp = api_longpoll_create(loop, cfg->api.shm_name, on_held, w);
-    if (w->fwd == NULL || w->lp == NULL)
+    w->probe = api_probe_create(&w->http.ctx, &w->api);
+    if (w->fwd == NULL || w->lp == NULL || w->probe == NULL)
         return 1;
     h2o_timeout_init(loop, &w->poll_timeout, POLL_MS);
     w->poll.cb = on_poll;
@@ -227,6 +230,7 @@ int api_worker_run(const api_worker_config_t *cfg, volatile sig_atomic_t *stop, 
     if (ft_httpd_drain(&w->http, cfg->shutdown_grace_s) != 0)
         _exit(0); /* see httpd/httpd.h: a loop with connections left is not torn down */
     /* Tear down in reverse, so a sanitizer build reports only real leaks at exit. */
+    api_probe_destroy(w->probe);
     h2o_timeout_dispose(loop, &w->poll_timeout);
     api_forwarder_destroy(w->fwd);
     api_longpoll_destroy(w->lp);

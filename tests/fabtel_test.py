@@ -184,6 +184,24 @@ def http_get(url, headers=None, timeout=10.0, method="GET"):
         return e.code, dict(e.headers), e.read()
 
 
+def http_json(port, method, path, body=None, headers=None, timeout=30):
+    """(status, parsed JSON body or None, response headers lower-cased) from 127.0.0.1:port."""
+    import http.client
+    import json
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        data = r.read()
+        try:
+            doc = json.loads(data) if data else None
+        except ValueError:
+            doc = None
+        return r.status, doc, {k.lower(): v for k, v in r.getheaders()}
+    finally:
+        c.close()
+
+
 def parse_csv(text):
     import csv
     import io
