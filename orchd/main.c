@@ -62,12 +62,22 @@ int main(int argc, char **argv)
     ft_notify_t notify;
     ft_notify_init(&notify);
     ft_notify_ready(&notify, "store open, listening");
+    uint64_t next_status = 0;
     while (!sig.stop) {
         if (sig.reopen) {
             sig.reopen = 0;
             ft_log_reopen();
         }
         ft_notify_tick(&notify);
+        if (ft_mono_ns() >= next_status) {
+            orch_counts_t c;
+            if (orch_store_counts(&srv.store, &c) == 0)
+                ft_notify_status(&notify, "%lld deployments, %lld nodes running, %lld moving, on %s", (long long)c.deployments,
+                                 (long long)c.by_state[ORCH_RUNNING],
+                                 (long long)(c.by_state[ORCH_PENDING] + c.by_state[ORCH_PROVISIONING] + c.by_state[ORCH_CONFIGURING]),
+                                 srv.bound);
+            next_status = ft_mono_ns() + 1000000000ULL;
+        }
         h2o_evloop_run(srv.http.ctx.loop, ft_notify_max_wait_ms(&notify));
     }
     ft_notify_stopping(&notify);

@@ -6,9 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "log.h"
+#include "parse.h"
 #include "util.h"
 
 static int64_t now_ms(void)
@@ -66,29 +65,13 @@ static int64_t orchd_named(const char *name)
 /* GET /switches's answer into p->have, sorted. -EPROTO for anything else. */
 static int parse_list(orch_prov_t *p, const char *body, size_t len)
 {
-    json_t *doc = json_loadb(body, len, 0, NULL), *arr = doc ? json_object_get(doc, "switches") : NULL;
-    if (!json_is_array(arr)) {
-        json_decref(doc);
-        return -EPROTO;
-    }
-    size_t n = json_array_size(arr);
-    orch_prov_switch_t *have = calloc(n ? n : 1, sizeof(*have));
-    if (have == NULL) {
-        json_decref(doc);
-        return -ENOMEM;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        json_t *e = json_array_get(arr, i), *name = json_object_get(e, "name"), *id = json_object_get(e, "node_id");
-        if (!json_is_string(name) || json_string_length(name) >= sizeof(have[k].name))
-            continue;
-        snprintf(have[k].name, sizeof(have[k].name), "%s", json_string_value(name));
-        have[k++].node_id = json_is_integer(id) ? json_integer_value(id) : 0;
-    }
-    json_decref(doc);
-    qsort(have, k, sizeof(*have), by_name);
+    orch_prov_switch_t *have;
+    size_t n;
+    int r = orch_parse_switches(body, len, &have, &n);
+    if (r != 0)
+        return r;
     free(p->have);
-    p->have = have, p->nhave = k;
+    p->have = have, p->nhave = n;
     return 0;
 }
 

@@ -8,8 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "json.h"
 #include "log.h"
 #include "util.h"
@@ -104,47 +102,6 @@ typedef struct args {
     int64_t id; /* the {id} of the path, when it has one */
 } args_t;
 
-static int body_string(json_t *doc, const char *name, int nullable, size_t maxchars, const char **out, size_t *len, const char **why)
-{
-    json_t *v = json_object_get(doc, name);
-    *out = NULL, *len = 0;
-    if (v == NULL || (nullable && json_is_null(v)))
-        return nullable ? 0 : (*why = "is required", -1);
-    if (!json_is_string(v))
-        return *why = nullable ? "must be a string or null" : "must be a string", -1;
-    *out = json_string_value(v), *len = json_string_length(v);
-    size_t chars = 0;
-    for (size_t i = 0; i < *len; i++)
-        chars += ((unsigned char)(*out)[i] & 0xC0) != 0x80; /* code points: jansson has checked the UTF-8 */
-    if (chars > maxchars || (!nullable && chars == 0))
-        return *why = nullable ? "is too long" : "must be 1 to 255 characters", -1;
-    return 0;
-}
-
-/* The body, checked: 0 with d filled (pointing into doc), or 1 after a 400. */
-static int parse_deployment(orch_server_t *s, h2o_req_t *req, json_t *doc, orch_new_deployment_t *d)
-{
-    const char *why = NULL, *field = "name";
-    memset(d, 0, sizeof(*d));
-    if (body_string(doc, "name", 0, 255, &d->name, &d->name_len, &why) == 0 &&
-        (field = "description", body_string(doc, "description", 1, 4096, &d->description, &d->description_len, &why)) == 0) {
-        json_t *n = json_object_get(doc, "target_node_count");
-        field = "target_node_count";
-        if (n == NULL)
-            why = "is required";
-        else if (!json_is_integer(n) || json_integer_value(n) < 1 || json_integer_value(n) > 1000)
-            why = "must be an integer from 1 to 1000";
-        else
-            d->target_node_count = json_integer_value(n);
-    }
-    if (why == NULL)
-        return 0;
-    char msg[120];
-    snprintf(msg, sizeof(msg), "'%s' %s", field, why);
-    refuse(s, req, 400, field, "%s", msg);
-    return 1;
-}
-
 /*
  * Would the fabric still fit in ingestd's segment? Its switches now, plus the nodes that will join (not failed,
  * not in yet), plus these. Without a segment (no ingestd running) there is nothing to check against.
@@ -172,25 +129,23 @@ static void post_deployment(orch_server_t *s, h2o_req_t *req, const args_t *a)
         count_rejected(s, g);
         return;
     }
-    json_error_t jerr;
-    json_t *doc = json_loadb(req->entity.base ? req->entity.base : "", req->entity.len, 0, &jerr);
-    if (doc == NULL || !json_is_object(doc)) {
-        refuse(s, req, 400, "body", "%s", doc ? "the body must be a JSON object" : jerr.text);
-        json_decref(doc);
+    orch_deployment_body_t *body = &s->body;
+    const char *field;
+    char why[300];
+    int64_t id;
+    if (orch_parse_deployment(req->entity.base, req->entity.len, body, &field, why, sizeof(why)) != 0) {
+        refuse(s, req, 400, field, "%s", why);
         return;
     }
-    orch_new_deployment_t d;
-    int64_t id;
-    if (parse_deployment(s, req, doc, &d) == 0 && fits(s, req, d.target_node_count)) {
-        int r = orch_store_create(&s->store, &d, wall_ms(), &id, &s->out);
-        if (r != 0) {
-            store_failed(req, r);
-        } else {
-            ft_info("event=deployment_created id=%" PRId64 " nodes=%" PRId64, id, d.target_node_count);
-            send_out(s, req, 201);
-        }
+    if (!fits(s, req, body->d.target_node_count))
+        return;
+    int r = orch_store_create(&s->store, &body->d, wall_ms(), &id, &s->out);
+    if (r != 0) {
+        store_failed(req, r);
+        return;
     }
-    json_decref(doc);
+    ft_info("event=deployment_created id=%" PRId64 " nodes=%" PRId64, id, body->d.target_node_count);
+    send_out(s, req, 201);
 }
 
 static void list_deployments(orch_server_t *s, h2o_req_t *req, const args_t *a)

@@ -18,6 +18,7 @@
 
 #include "fabric.h"
 #include "httpd.h"
+#include "parse.h"
 #include "provision.h"
 #include "query.h"
 #include "statedir.h"
@@ -51,6 +52,7 @@ typedef struct orch_server {
     uint64_t rejected[5]; /* 400, 401, 409, 413, 415 */
     ft_buf_t out;         /* answers are built here (one request at a time) */
     ft_query_t query;     /* the request's parsed query */
+    orch_deployment_body_t body; /* the POST being handled (20 KiB) */
 } orch_server_t;
 
 int orch_server_init(orch_server_t *s, const orch_config_t *cfg);

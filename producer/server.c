@@ -273,23 +273,22 @@ static void on_switches_list(prod_server_t *s, h2o_req_t *req)
     ft_buf_destroy(&b);
 }
 
-/* {"node_id": N}, N an integer >= 0; other fields are ignored. */
-static int parse_node_id(h2o_req_t *req, int64_t *out)
+int prod_parse_node_id(const char *body, size_t len, int64_t *out, char *why, size_t whysz)
 {
     json_error_t jerr;
-    json_t *doc = json_loadb(req->entity.base ? req->entity.base : "", req->entity.len, 0, &jerr);
+    json_t *doc = json_loadb(body ? body : "", len, 0, &jerr);
     if (doc == NULL) {
-        ft_httpd_send_error(req, 400, "body", -1, "the body is not JSON: %s (line %d)", jerr.text, jerr.line);
-        return -1;
+        snprintf(why, whysz, "the body is not JSON: %s (line %d)", jerr.text, jerr.line);
+        return -EINVAL;
     }
     json_t *v = json_is_object(doc) ? json_object_get(doc, "node_id") : NULL;
     int ok = v != NULL && json_is_integer(v) && json_integer_value(v) >= 0;
     if (ok)
         *out = json_integer_value(v);
+    else
+        snprintf(why, whysz, "the body must be an object whose node_id is an integer >= 0");
     json_decref(doc);
-    if (!ok)
-        ft_httpd_send_error(req, 400, "node_id", -1, "the body must be an object whose node_id is an integer >= 0");
-    return ok ? 0 : -1;
+    return ok ? 0 : -EINVAL;
 }
 
 static void on_switch_put(prod_server_t *s, h2o_req_t *req, const char *name, size_t len)
@@ -300,8 +299,11 @@ static void on_switch_put(prod_server_t *s, h2o_req_t *req, const char *name, si
         return;
     }
     int64_t node_id;
-    if (parse_node_id(req, &node_id) != 0)
+    char why[300];
+    if (prod_parse_node_id(req->entity.base, req->entity.len, &node_id, why, sizeof(why)) != 0) {
+        ft_httpd_send_error(req, 400, "node_id", -1, "%s", why);
         return;
+    }
     int r = prod_sim_node_put(&s->sim, name, len, node_id, s->cfg.max_nodes);
     if (r == -EINVAL) {
         ft_httpd_send_error(req, 400, "name", -1, "a switch name is 1..63 of [A-Za-z0-9_.-] and not a simulated switch's (sw-…)");

@@ -15,6 +15,7 @@ import random
 import signal
 import sqlite3
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 
@@ -354,8 +355,7 @@ def test_kills(s, kills):
     """SIGKILL orchd at random points while deployments are created, moving and deleted."""
     rng = random.Random(11)
     acked, deleted, t0 = {}, set(), time.time()
-    for k in range(kills):
-        op = rng.random()
+    def write(k, op):
         try:
             if op < 0.6 or not acked:
                 st, doc = s.create("k%d" % k, rng.randint(1, 12))
@@ -367,9 +367,20 @@ def test_kills(s, kills):
                 if st == 204:
                     deleted.add(d)
         except OSError:
-            pass
-        time.sleep(rng.uniform(0.0, 0.25))  # the kill lands anywhere in the ticks, commits and provisioning calls
-        s.kill_orchd()
+            pass  # killed before it answered: not acknowledged, either outcome is right
+
+    for k in range(kills):
+        op = rng.random()
+        if k % 3 == 0:  # the kill lands while the write is in flight (before, during or after its commit)
+            t = threading.Thread(target=write, args=(k, op))
+            t.start()
+            time.sleep(rng.uniform(0.0, 0.02))
+            s.kill_orchd()
+            t.join(30)
+        else:  # the kill lands anywhere in the ticks, commits and provisioning calls after an acknowledged write
+            write(k, op)
+            time.sleep(rng.uniform(0.0, 0.25))
+            s.kill_orchd()
         s.orchd = s.start_orchd()
     took = time.time() - t0
     live = sorted(set(acked) - deleted)

@@ -15,7 +15,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fabtel_test import Env, check, http_get, report  # noqa: E402
 
-BINS = {"fabtel-producer": "producer", "fabtel-ingestd": "ingestd", "fabtel-apid": "apid"}
+BINS = {"fabtel-producer": "producer", "fabtel-ingestd": "ingestd", "fabtel-apid": "apid", "fabtel-orchd": "orchd"}
 
 
 def notify_run(env, name, args, seconds, on_ready=None):
@@ -77,6 +77,10 @@ def test_notify(env):
         return bool(m) and http_get("http://127.0.0.1:%s/health" % m.group(1), timeout=2)[0] in (200, 503)
 
     notify_run(env, "fabtel-apid", ["--listen", "127.0.0.1:0", "--workers", "2", "--shm-name", env.shm], 1.5, on_ready=apid_ready)
+    # orchd: READY only once its store is open (the file exists) and it listens.
+    state = os.path.join(env.dir, "orchd-notify")
+    notify_run(env, "fabtel-orchd", ["--listen", "127.0.0.1:0", "--state-dir", state, "--shm-name", env.shm, "--provisioner", "none"],
+               1.5, on_ready=lambda: os.path.exists(os.path.join(state, "orchd.sqlite")))
     del prod_port, port_holder
 
 
@@ -88,7 +92,7 @@ def test_units(build, source):
     man = os.path.join(tmp, "man", "man1")
     os.makedirs(man)
     for d, name in (("producer", "fabtel-producer"), ("ingestd", "fabtel-ingestd"), ("apid", "fabtel-apid"),
-                    ("flowd", "fabtel-flowd"), ("tools/shmdump", "shmdump")):
+                    ("flowd", "fabtel-flowd"), ("orchd", "fabtel-orchd"), ("tools/shmdump", "shmdump")):
         shutil.copy(os.path.join(source, d, name + ".1"), man)
     units = []
     for name, d in list(BINS.items()) + [("fabtel-flowd", "flowd")]:
@@ -115,7 +119,9 @@ def test_units(build, source):
 def test_log_reopen(env):
     """logrotate: move the log file away, SIGHUP, and the daemon writes to a new file at the old path."""
     for name, args in (("fabtel-producer", ["--listen", "127.0.0.1:0", "--interval", "0.2"]),
-                       ("fabtel-apid", ["--listen", "127.0.0.1:0", "--workers", "1", "--shm-name", env.shm])):
+                       ("fabtel-apid", ["--listen", "127.0.0.1:0", "--workers", "1", "--shm-name", env.shm]),
+                       ("fabtel-orchd", ["--listen", "127.0.0.1:0", "--state-dir", os.path.join(env.dir, "orchd-log"),
+                                         "--shm-name", env.shm, "--provisioner", "none"])):
         log = os.path.join(env.dir, name + ".file.log")
         p = env.start("%s/%s" % (BINS[name], name), *args, "--log-file", log, "--log-level", "debug")
         check(env.wait_for(lambda: os.path.exists(log) and "event=listening" in open(log).read()), "%s logs to --log-file" % name)

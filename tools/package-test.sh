@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the .deb, installs it with dpkg -i, starts the three binaries from
+# Builds the .deb, installs it with dpkg -i, starts the binaries from
 # their installed paths on free loopback ports, queries them, and stops them.
 # Needs root (it installs a package); tools/test.sh runs it when it can.
 set -euo pipefail
@@ -11,8 +11,9 @@ deb=$(ls build-pkg/fabtel_*.deb)
 echo "package: $deb"
 dpkg-deb --info "$deb" | grep -E "Depends|Version"
 dpkg -i "$deb" >/dev/null
-for f in /usr/bin/fabtel-producer /usr/bin/fabtel-ingestd /usr/bin/fabtel-apid /usr/bin/fabtel-flowd /usr/bin/shmdump \
+for f in /usr/bin/fabtel-producer /usr/bin/fabtel-ingestd /usr/bin/fabtel-apid /usr/bin/fabtel-flowd /usr/bin/fabtel-orchd /usr/bin/shmdump \
          /usr/lib/systemd/system/fabtel-flowd.service /usr/share/man/man1/fabtel-flowd.1 \
+         /usr/lib/systemd/system/fabtel-orchd.service /usr/share/man/man1/fabtel-orchd.1 \
          /usr/lib/systemd/system/fabtel-apid.service /usr/share/man/man1/fabtel-apid.1; do
     [ -e "$f" ] || { echo "package-test: $f not installed" >&2; exit 1; }
 done
@@ -39,4 +40,12 @@ fp=$(port_of "$tmp/f.log")
 curl -sf -H 'Content-Type: application/json' -d '[{"src_app":"a","dest_app":"b","vpc_id":"c","hour":1,"bytes_rx":2,"bytes_tx":3}]' \
     "http://127.0.0.1:$fp/flows" | grep -q '"accepted":1'
 echo "installed flowd answered: $(curl -sf "http://127.0.0.1:$fp/flows?hour=1")"
+/usr/bin/fabtel-orchd --listen 127.0.0.1:0 --state-dir "$tmp/state" --shm-name "$shm" --producer "http://127.0.0.1:$pp" \
+    --time-scale 0.05 2>"$tmp/o.log" & pids+=($!)
+op=$(port_of "$tmp/o.log")
+curl -sf -H 'Content-Type: application/json' -d '{"name":"pkg","target_node_count":3}' "http://127.0.0.1:$op/deployments" | grep -q '"id":1'
+for _ in $(seq 200); do [ "$(curl -sf "http://127.0.0.1:$op/deployments/1/nodes" | grep -o '"state":"RUNNING"' | wc -l)" = 3 ] && break; sleep 0.05; done
+echo "installed orchd answered: $(curl -sf "http://127.0.0.1:$op/deployments/1/nodes" | head -c 200)"
+for _ in $(seq 200); do curl -sf "http://127.0.0.1:$pp/switches" | grep -q '"name":"switch-1-003"' && break; sleep 0.05; done
+curl -sf "http://127.0.0.1:$pp/switches" | grep -q '"name":"switch-1-003"'
 echo "package-test: ok"
