@@ -62,8 +62,24 @@ static int attach_segment(orch_fabric_t *f)
     return 0;
 }
 
+int orch_fabric_open_history(orch_fabric_t *f, const char *path)
+{
+    char why[300];
+    detach_history(f);
+    int r = ft_hist_reader_open(&f->hist, path, why, sizeof(why));
+    if (r != 0) {
+        ft_warn("event=history_unavailable history=%s reason=\"%s\"", path, why);
+        return r;
+    }
+    f->hist_epoch = f->hist.map.hdr->epoch;
+    f->pinned = 1;
+    return 0;
+}
+
 static int attach_history(orch_fabric_t *f)
 {
+    if (f->pinned)
+        return f->hist_epoch != 0 ? 0 : -ENOENT;
     if (attach_segment(f) != 0)
         return -ENOENT;
     char path[FT_SHM_HIST_PATH_WORDS * 8 + 1];

@@ -30,9 +30,12 @@ typedef struct orch_fabric {
     ft_hist_reader_t hist;
     uint64_t hist_epoch, bad_epoch;
     int64_t retry_ms; /* monotonic ms before which a failed attach is not tried again */
+    int pinned;       /* a history file opened by path (orch_fabric_open_history): the segment is not asked */
 } orch_fabric_t;
 
 void orch_fabric_init(orch_fabric_t *f, const char *shm_name);
+/* Read this history file instead of the one the segment names (the benchmark; tests). -ENOENT or -EPROTO with a log line. */
+int orch_fabric_open_history(orch_fabric_t *f, const char *path);
 void orch_fabric_destroy(orch_fabric_t *f);
 
 /* The segment's capacity and the switches its newest generation carries. -ENOENT without a segment. */

@@ -166,12 +166,13 @@ static int plan(orch_prov_t *p)
     int r = orch_store_running(p->store, 0, &run, &nrun);
     if (r != 0)
         return r;
-    qsort(run, nrun, sizeof(*run), by_hostname);
+    if (nrun > 1)
+        qsort(run, nrun, sizeof(*run), by_hostname);
     p->nops = p->next = 0;
     for (size_t i = 0; i < nrun && r == 0; i++) {
         orch_prov_switch_t key;
         snprintf(key.name, sizeof(key.name), "%s", run[i].hostname);
-        if (bsearch(&key, p->have, p->nhave, sizeof(*p->have), by_name) != NULL) {
+        if (p->nhave > 0 && bsearch(&key, p->have, p->nhave, sizeof(*p->have), by_name) != NULL) {
             if (!run[i].in_fabric && orch_store_set_in_fabric(p->store, run[i].id, 1, now_ms()) == 0)
                 p->stats.joined++; /* the producer had it already (orchd was killed before it heard the answer) */
             continue;
@@ -188,7 +189,7 @@ static int plan(orch_prov_t *p)
         int64_t dep = orchd_named(p->have[i].name);
         orch_node_ref_t key;
         snprintf(key.hostname, sizeof(key.hostname), "%s", p->have[i].name);
-        if (dep == 0 || bsearch(&key, run, nrun, sizeof(*run), by_hostname) != NULL)
+        if (dep == 0 || (nrun > 0 && bsearch(&key, run, nrun, sizeof(*run), by_hostname) != NULL))
             continue;
         orch_prov_op_t *op = add_op(p, &cap);
         if (op == NULL) {

@@ -21,6 +21,9 @@ and as TSV. Cases (issue "Performance"):
     (the same question) and misses (every request another window) measured apart
   9 bottlenecks: /telemetry/bottlenecks over 10,000 switches and a 10-minute window of history, time per answer
     (each request another question, so never from the cache), ingest paused vs publishing every second
+ 10 orchd vs the seed's design (FastAPI + SQLAlchemy + SQLite, tools/bench/orch_reference.py): a 1,000-node
+    deployment, time to 201 over HTTP; one lifecycle tick over 16 deployments x 1,000 nodes (all due, none due);
+    a deployment's bottlenecks over 1,000 nodes and a 60-minute window (tools/bench/orch_bench.c, in-process both)
 Every server is stopped by pid at the end; every load is bounded in time and loopback only."""
 import argparse
 import datetime
@@ -488,6 +491,76 @@ def case_bottlenecks(env, args):
     stop_all(env, apid, ing, prod)
 
 
+def reference_python(*modules):
+    """/usr/bin/python3 when it has the modules the seed's design needs, else None."""
+    ok = os.path.exists("/usr/bin/python3") and subprocess.run(["/usr/bin/python3", "-c", "import " + ", ".join(modules)],
+                                                               capture_output=True).returncode == 0
+    return "/usr/bin/python3" if ok else None
+
+
+def post_time(port, body):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    t0 = time.perf_counter()
+    c.request("POST", "/deployments", body=body, headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    r.read()
+    took = time.perf_counter() - t0
+    c.close()
+    if r.status != 201:
+        raise RuntimeError("POST /deployments: %d" % r.status)
+    return took
+
+
+def figures(text):
+    return {m.group(1): float(m.group(2)) for m in re.finditer(r"^(\w+) ([\d.]+)", text, re.M)}
+
+
+def case_orchd(env, args):
+    """orchd against the seed's design: create (HTTP), tick and bottlenecks (in-process), medians of runs."""
+    py = reference_python("fastapi", "uvicorn", "sqlalchemy")
+    if py is None:
+        record("10 orchd", "reference", "skipped", "", "apt-get install python3-fastapi python3-uvicorn python3-sqlalchemy")
+        return
+    ref_script = os.path.join(ROOT, "tools", "bench", "orch_reference.py")
+    state = tempfile.mkdtemp(prefix="bench-orch-", dir=env.dir)
+    oport, rport = free_port(), free_port()
+    orchd = env.start("orchd/fabtel-orchd", "--listen", "127.0.0.1:%d" % oport, "--state-dir", state, "--provisioner", "none",
+                      "--shm-name", env.shm + "-none")
+    orchd.wait_log("event=listening", timeout=30)
+    ref = env.start(py, ref_script, "serve", str(rport), os.path.join(state, "reference.sqlite"), tag="orch-reference")
+    env.wait_for(lambda: http_get("http://127.0.0.1:%d/health" % rport)[0] == 200 if ref.p.poll() is None else True, timeout=60, step=0.2)
+    body = json.dumps({"name": "bench", "description": None, "target_node_count": 1000})
+    fab, refr = [], []
+    for _ in range(max(5, args.rounds)):
+        refr.append(post_time(rport, body))
+        fab.append(post_time(oport, body))
+    case = "10 orchd: create 1,000 nodes"
+    record(case, "reference time to 201 (median)", statistics.median(refr) * 1000, "ms")
+    record(case, "orchd time to 201 (median)", statistics.median(fab) * 1000, "ms")
+    record(case, "ratio reference/orchd", statistics.median(refr) / statistics.median(fab), "x", "higher is better")
+    stop_all(env, ref, orchd)
+    rounds = str(max(3, args.rounds))
+    f = figures(subprocess.run([env.bin("tools/bench/bench-orch"), "tick", state, "16", "1000", rounds], capture_output=True, text=True,
+                               timeout=1800).stdout)
+    r = figures(subprocess.run([py, ref_script, "tick", os.path.join(state, "ref-tick.sqlite"), "16", "1000", rounds], capture_output=True,
+                               text=True, timeout=3600).stdout)
+    case = "10 orchd: tick 16 x 1,000 nodes"
+    for k, what in (("tick_all_due_s", "all 16,000 due"), ("tick_none_due_s", "none due")):
+        record(case, "reference, " + what, r.get(k, 0) * 1000, "ms")
+        record(case, "orchd, " + what, f.get(k, 0) * 1000, "ms")
+        record(case, "ratio reference/orchd, " + what, r.get(k, 0) / max(1e-9, f.get(k, 0)), "x")
+    bench_history_tool(env, "--prefill", state, "--hours", "1", "--switches", "3", "--nodes", "1000", "--history-bytes", str(256 << 20))
+    f = figures(subprocess.run([env.bin("tools/bench/bench-orch"), "bottlenecks", os.path.join(state, "history.ft"), "1000", "60", rounds],
+                               capture_output=True, text=True, timeout=1800).stdout)
+    r = figures(subprocess.run([py, ref_script, "bottlenecks", os.path.join(state, "ref-bn.sqlite"), "1000", "60", rounds],
+                               capture_output=True, text=True, timeout=3600).stdout)
+    case = "10 orchd: bottlenecks 1,000 nodes 60 min"
+    record(case, "reference (720k samples: one per node per 5 s)", r.get("bottlenecks_s", 0) * 1000, "ms")
+    record(case, "orchd (3.6M samples: one per node per 1 s)", f.get("bottlenecks_s", 0) * 1000, "ms", "flagged %d" % f.get("flagged", -1))
+    record(case, "ratio reference/orchd", r.get("bottlenecks_s", 0) / max(1e-9, f.get("bottlenecks_s", 0)), "x")
+    os.unlink(os.path.join(state, "history.ft"))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
@@ -504,7 +577,8 @@ def main():
                    stdout=subprocess.DEVNULL)
     env = Env(os.path.join(ROOT, "build-release"))
     cases = {"1": case_getmetric, "2": case_listmetrics, "3": case_under_ingest, "4": case_freshness, "5": case_ingest,
-             "6": case_frontdoor, "7": case_flows, "8": case_history, "9": case_bottlenecks}
+             "6": case_frontdoor, "7": case_flows, "8": case_history, "9": case_bottlenecks,
+             "10": case_orchd}
     print("%-34s %-34s %12s %-6s %s" % ("case", "metric", "value", "unit", "note"))
     try:
         for c in args.cases.split(","):

@@ -2,7 +2,7 @@
  * bench-history: what history costs ingest, and what the budget keeps.
  *
  *   bench-history --switches N [--generations G] [--history-bytes B]
- *   bench-history --prefill DIR --hours H [--switches N] [--history-bytes B]
+ *   bench-history --prefill DIR --hours H [--switches N] [--nodes K] [--history-bytes B]
  *
  * The simulated fabric (producer/sim, one sample a second) is rendered to
  * CSV and put through ingestd's own model into two private segments in
@@ -14,7 +14,9 @@
  *
  * --prefill writes DIR/history.ft with H hours of the simulated fabric up to
  * now, through the same pipeline, and keeps it: the query benchmark starts
- * ingestd on it (bench.py case 8).
+ * ingestd on it (bench.py case 8). --nodes K adds K nodes of deployment 1 as
+ * orchd would (switch-1-001 … with node_id 1 …, the seed-003 hardware model):
+ * orchd's bottleneck benchmark reads them (bench.py case 10).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -157,15 +159,21 @@ static void report_windows(const char *path, uint64_t budget)
 }
 
 /* H hours of the fabric, one sample a second, ending now, into dir/history.ft (kept). */
-static int prefill(const char *dir, double hours, uint32_t n, uint64_t bytes)
+static int prefill(const char *dir, double hours, uint32_t n, uint32_t nodes, uint64_t bytes)
 {
     char path[4200];
     snprintf(path, sizeof(path), "%s/%s", dir, FT_HIST_FILE);
     size_t gens = (size_t)(hours * 3600);
     prod_sim_t sim;
     side_t on = {0};
-    if (prod_sim_init(&sim, n, 1, 1, 1.0) != 0 || side_init(&on, "prefill", n, path, bytes, 1) != 0)
+    if (prod_sim_init(&sim, n, 1, 1, 1.0) != 0 || side_init(&on, "prefill", n + nodes, path, bytes, 1) != 0)
         return 1;
+    for (uint32_t i = 1; i <= nodes; i++) {
+        char name[32];
+        int len = snprintf(name, sizeof(name), "switch-1-%03u", i);
+        if (prod_sim_node_put(&sim, name, (size_t)len, i, nodes) != 1)
+            return 1;
+    }
     ft_buf_t csv;
     ft_buf_init(&csv);
     struct timespec ts;
@@ -178,7 +186,7 @@ static int prefill(const char *dir, double hours, uint32_t n, uint64_t bytes)
         prod_sim_render(&sim, &csv);
         side_run(&on, &csv, now, 0);
     }
-    printf("prefilled %s: %u switches, %zu generations (%.1f h) ending now\n", path, n, gens, hours);
+    printf("prefilled %s: %u switches and %u nodes, %zu generations (%.1f h) ending now\n", path, n, nodes, gens, hours);
     side_destroy(&on);
     prod_sim_destroy(&sim);
     ft_buf_destroy(&csv);
@@ -187,7 +195,7 @@ static int prefill(const char *dir, double hours, uint32_t n, uint64_t bytes)
 
 int main(int argc, char **argv)
 {
-    uint32_t n = 10000;
+    uint32_t n = 10000, nodes = 0;
     size_t gens = 12;
     uint64_t bytes = 0;
     const char *prefill_dir = NULL;
@@ -199,13 +207,15 @@ int main(int argc, char **argv)
             hours = atof(argv[i + 1]);
         else if (strcmp(argv[i], "--switches") == 0)
             n = (uint32_t)atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--nodes") == 0)
+            nodes = (uint32_t)atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--generations") == 0)
             gens = (size_t)atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--history-bytes") == 0)
             bytes = strtoull(argv[i + 1], NULL, 10);
     }
     if (prefill_dir != NULL)
-        return prefill(prefill_dir, hours, n, bytes ? bytes : 512ULL << 20);
+        return prefill(prefill_dir, hours, n, nodes, bytes ? bytes : 512ULL << 20);
     if (bytes == 0)
         bytes = (uint64_t)n * 4 * FT_HIST_BLOCK > (64ULL << 20) ? (uint64_t)n * 4 * FT_HIST_BLOCK : 64ULL << 20; /* reserved on disk */
     char dir[] = "/tmp/fabtel-bench-history-XXXXXX", path[128];
