@@ -161,12 +161,11 @@ static void list_deployments(orch_server_t *s, h2o_req_t *req, const args_t *a)
         send_out(s, req, 200);
 }
 
-static void not_found(orch_server_t *s, h2o_req_t *req, int64_t id)
+static void not_found(h2o_req_t *req, int64_t id)
 {
     char msg[80];
     snprintf(msg, sizeof(msg), "Deployment %" PRId64 " not found", id);
     ft_httpd_send_error(req, 404, "id", -1, "%s", msg);
-    (void)s;
 }
 
 /* A read's outcome: the answer, a 404 for a deployment that is not there, or a 500. */
@@ -175,7 +174,7 @@ static void answer(orch_server_t *s, h2o_req_t *req, int r, int64_t id)
     if (r == 0)
         send_out(s, req, 200);
     else if (r == -ENOENT)
-        not_found(s, req, id);
+        not_found(req, id);
     else
         store_failed(req, r);
 }

@@ -1,4 +1,4 @@
-"""Prometheus: /metrics passes `promtool check metrics`, and a real Prometheus
+"""Prometheus: apid's, orchd's and flowd's /metrics pass `promtool check metrics`, and a real Prometheus
 server on loopback scrapes apid and returns a switch's value through its
 HTTP query API. Usage: integration_prometheus.py BUILD_DIR"""
 import json
@@ -39,6 +39,14 @@ def main():
         r = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, timeout=30)
         check(r.returncode == 0, "promtool check metrics: %s %s" % (r.stdout, r.stderr))
         want = json.loads(http_get(base + "/telemetry/GetMetric?switch_id=sw-02&metric=latency")[2])["value"]
+        # orchd's and flowd's /metrics pass promtool too.
+        for name, extra in (("orchd", ["--provisioner", "none", "--shm-name", env.shm]), ("flowd", [])):
+            d = env.start("%s/fabtel-%s" % (name, name), "--listen", "127.0.0.1:0", "--state-dir", os.path.join(env.dir, name), *extra)
+            st, _, body = http_get("http://127.0.0.1:%d/metrics" % d.port())
+            r = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, timeout=30)
+            check(st == 200 and r.returncode == 0 and b"fabtel_%s_" % name.encode() in body,
+                  "%s /metrics passes promtool check metrics: %d %s %s" % (name, st, r.stdout, r.stderr))
+            d.stop()
 
         pport = free_port()
         conf = os.path.join(env.dir, "prometheus.yml")

@@ -141,6 +141,12 @@ static void test_store(void)
     ft_buf_append(&out, "", 1);
     CHECK(strncmp(out.data, "[{\"id\":3,", 9) == 0 && strstr(out.data, "\"id\":2") == NULL, "newest first, limit 1: %s", out.data);
     CHECK(orch_store_list(&s, 5, 10, &out) == 0 && out.len == 2, "skip past the end: []");
+    /* Retention: events older than the cut go, the others (and every deployment) stay. */
+    int64_t before = count("SELECT count(*) FROM events"), dropped = 0;
+    orch_store_event(&s, 2, 0, "ERROR", "later", NULL, t + 1000);
+    CHECK(orch_store_expire_events(&s, t + 1, &dropped) == 0 && dropped == before && count("SELECT count(*) FROM events") == 1 &&
+              count("SELECT count(*) FROM deployments") == 2,
+          "expiry dropped the %" PRId64 " older events (%" PRId64 "), kept the newer and the deployments", before, dropped);
     orch_store_close(&s);
     ft_buf_destroy(&out);
 }
