@@ -75,3 +75,14 @@ int ft_state_lock(const ft_state_dir_t *sd, const char *name, char *why, size_t 
     }
     return fd;
 }
+
+int ft_state_claim(ft_state_dir_t *sd, const char *flag, const char *name, int *lock_fd, char *path, size_t pathsz, char *why,
+                   size_t whysz)
+{
+    int r = ft_state_dir_open(sd, flag, why, whysz);
+    if (r == 0 && (r = *lock_fd = ft_state_lock(sd, name, why, whysz)) >= 0)
+        r = ft_state_path(sd, name, path, pathsz);
+    if (r == -ENAMETOOLONG)
+        snprintf(why, whysz, "the path of %s in %s is too long", name, sd->path);
+    return r < 0 ? r : 0;
+}

@@ -27,4 +27,11 @@ int ft_state_path(const ft_state_dir_t *sd, const char *name, char *out, size_t 
 /* An exclusive lock on "<dir>/<name>.lock" (created 0640), held until the fd is closed: the fd, or -EBUSY when another holds it. */
 int ft_state_lock(const ft_state_dir_t *sd, const char *name, char *why, size_t whysz);
 
+/*
+ * What a store's single writer does at start, in one call: open the directory (flag as above), take the lock
+ * on `name` (*lock_fd, to keep open for the process's life) and put the store's path in path.
+ */
+int ft_state_claim(ft_state_dir_t *sd, const char *flag, const char *name, int *lock_fd, char *path, size_t pathsz, char *why,
+                   size_t whysz);
+
 #endif

@@ -296,9 +296,7 @@ static int open_store(flow_server_t *s)
 {
     char why[600];
     int r;
-    if ((r = ft_state_dir_open(&s->dir, s->cfg.state_dir, why, sizeof(why))) != 0 ||
-        (r = s->lock_fd = ft_state_lock(&s->dir, "flows.sqlite", why, sizeof(why))) < 0 ||
-        (r = ft_state_path(&s->dir, "flows.sqlite", s->path, sizeof(s->path))) != 0 ||
+    if ((r = ft_state_claim(&s->dir, s->cfg.state_dir, "flows.sqlite", &s->lock_fd, s->path, sizeof(s->path), why, sizeof(why))) != 0 ||
         (r = flow_writer_start(&s->writer, s->path, s->cfg.retain_hours, s->cfg.max_store_bytes, on_writer_done, s, why,
                                          sizeof(why))) != 0 ||
         (r = flow_store_open(&s->reader, s->path, 1, why, sizeof(why))) != 0) {

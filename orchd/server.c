@@ -492,9 +492,7 @@ static int open_store(orch_server_t *s)
 {
     char why[600];
     int r;
-    if ((r = ft_state_dir_open(&s->dir, s->cfg.state_dir, why, sizeof(why))) != 0 ||
-        (r = s->lock_fd = ft_state_lock(&s->dir, "orchd.sqlite", why, sizeof(why))) < 0 ||
-        (r = ft_state_path(&s->dir, "orchd.sqlite", s->path, sizeof(s->path))) != 0 ||
+    if ((r = ft_state_claim(&s->dir, s->cfg.state_dir, "orchd.sqlite", &s->lock_fd, s->path, sizeof(s->path), why, sizeof(why))) != 0 ||
         (r = orch_store_open(&s->store, s->path, why, sizeof(why))) != 0) {
         ft_error("event=start_refused reason=\"%s\"", why);
         return r < 0 ? r : -EIO;

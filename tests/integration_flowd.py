@@ -15,7 +15,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fabtel_test import Env, check, free_port, report, unlink_segment  # noqa: E402
+from fabtel_test import Env, check, free_port, http_json, report, unlink_segment  # noqa: E402
 
 CANON = [{"src_app": "foo", "dest_app": "bar", "vpc_id": "vpc-0", "bytes_tx": 100, "bytes_rx": 300, "hour": 1},
          {"src_app": "foo", "dest_app": "bar", "vpc_id": "vpc-0", "bytes_tx": 200, "bytes_rx": 600, "hour": 1},
@@ -26,18 +26,8 @@ J = {"Content-Type": "application/json"}
 
 
 def req(port, method, path, body=None, headers=None, timeout=30):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        c.request(method, path, body=body, headers=headers or {})
-        r = c.getresponse()
-        data = r.read()
-        try:
-            doc = json.loads(data) if data else None
-        except ValueError:
-            doc = None
-        return r.status, doc
-    finally:
-        c.close()
+    st, doc, _ = http_json(port, method, path, body, headers, timeout)
+    return st, doc
 
 
 def start_flowd(env, port, state, *extra):
