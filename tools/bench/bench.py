@@ -512,7 +512,7 @@ def post_time(port, body):
 
 
 def figures(text):
-    return {m.group(1): float(m.group(2)) for m in re.finditer(r"^(\w+) ([\d.]+)", text, re.M)}
+    return {m.group(1): float(m.group(2)) for m in re.finditer(r"(\w+) ([\d.]+)", text)}
 
 
 def case_orchd(env, args):
@@ -528,7 +528,12 @@ def case_orchd(env, args):
                       "--shm-name", env.shm + "-none")
     orchd.wait_log("event=listening", timeout=30)
     ref = env.start(py, ref_script, "serve", str(rport), os.path.join(state, "reference.sqlite"), tag="orch-reference")
-    env.wait_for(lambda: http_get("http://127.0.0.1:%d/health" % rport)[0] == 200 if ref.p.poll() is None else True, timeout=60, step=0.2)
+    def ref_up():
+        try:
+            return http_get("http://127.0.0.1:%d/health" % rport)[0] == 200
+        except OSError:
+            return ref.p.poll() is not None  # it exited: stop waiting (the POST says why)
+    env.wait_for(ref_up, timeout=60, step=0.2)
     body = json.dumps({"name": "bench", "description": None, "target_node_count": 1000})
     fab, refr = [], []
     for _ in range(max(5, args.rounds)):
