@@ -56,6 +56,7 @@ typedef struct api_config {
     const char *auth_token;    /* writes (and reads with auth_reads) need "Authorization: Bearer <it>"; NULL: none */
     int auth_reads;
     api_upstream_t upstreams[API_UPSTREAMS];
+    const char *web_root; /* the dashboard's files, served under /ui/ (NULL: no dashboard) */
     double forward_timeout_s; /* an upstream silent this long: 504 */
     size_t hist_max_points;        /* /telemetry/history: points per series (steps past it) */
     size_t hist_max_answer_points; /* /telemetry/history: series x points per answer (400 past it) */
@@ -122,6 +123,7 @@ typedef struct api_response {
     int route;          /* index into the route table (apid/routes.h), for the statistics */
     const char *allow;        /* for a 405: the methods the route accepts, e.g. "GET, HEAD" */
     const char *www_authenticate; /* for a 401 */
+    const char *location;         /* for a redirect */
     double hold_s;            /* a 304 that may be held this long for the next generation (?wait=S); 0: answer now */
     int forward;              /* API_UPSTREAM_* when the request passed the route's checks and goes to that daemon
                                  (the worker forwards it and answers with what comes back); -1 otherwise */

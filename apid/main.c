@@ -25,6 +25,7 @@ int main(int argc, char **argv)
     const char *orchd = "http://127.0.0.1:8082", *flowd = "http://127.0.0.1:8081", *auth_token_file = "";
     int64_t max_body = 8 << 20, hist_max_points = 1000, hist_max_answer = 200000;
     int auth_reads = 0;
+    const char *web_root = FABTEL_WEB_ROOT;
     const ft_opt_t opts[] = {
         {"listen", FT_OPT_STR, &listen, "ADDR:PORT", "where to answer HTTP (port 0: any free port; loopback by default)", 0, 0},
         {"workers", FT_OPT_I64, &workers, "N", "worker processes (0: one per core)", 0, FT_API_MAX_WORKERS},
@@ -42,6 +43,7 @@ int main(int argc, char **argv)
         {"prom-counters", FT_OPT_STR, &prom_counters, "A,B", "more columns /metrics types as counters (besides those ingestd's --counter-columns marks)", 0, 0},
         {"history-max-points", FT_OPT_I64, &hist_max_points, "N", "/telemetry/history: points per series before steps are used", 1, 1000000},
         {"history-max-answer-points", FT_OPT_I64, &hist_max_answer, "N", "/telemetry/history: series x points per answer (400 past it)", 1, 100000000},
+        {"web-root", FT_OPT_STR, &web_root, "DIR", "the dashboard's files, served at /ui/ (\"\": none)", 0, 0},
         {"log-level", FT_OPT_STR, &log_level, "LEVEL", "debug, info, warn or error", 0, 0},
         {"log-file", FT_OPT_STR, &log_file, "PATH", "log to this file instead of stderr (reopened on SIGHUP)", 0, 0},
     };
@@ -75,6 +77,12 @@ int main(int argc, char **argv)
             fprintf(stderr, "fabtel-apid: %s: %s\n", flags[i], why);
             return 2;
         }
+    char index[4200];
+    snprintf(index, sizeof(index), "%s/index.html", web_root);
+    if (web_root[0] != '\0' && access(index, R_OK) != 0) {
+        ft_warn("event=dashboard_off web_root=%s reason=\"no readable index.html there\"", web_root);
+        web_root = "";
+    }
     api_config_t api = {
         .shm_name = shm_name,
         .stale_after_s = stale_after,
@@ -87,6 +95,7 @@ int main(int argc, char **argv)
         .forward_timeout_s = forward_timeout,
         .hist_max_points = (size_t)hist_max_points,
         .hist_max_answer_points = (size_t)hist_max_answer,
+        .web_root = web_root[0] ? web_root : NULL,
     };
     api_master_config_t cfg = {listen, (unsigned)workers, api, shutdown_grace, request_timeout};
     return api_master_run(&cfg, &sig.stop, &sig.reopen);

@@ -20,6 +20,7 @@ static const api_route_t routes[] = {
     {"/flows", NULL, ANY, RW, 0, 0, NULL, "flows", 1, API_UPSTREAM_FLOWD},
     {"/telemetry/history", NULL, READ, R, 1, 1, api_history, "history", 0, -1},
     {"/telemetry/bottlenecks", NULL, READ, R, 1, 1, api_bottlenecks, "bottlenecks", 0, -1},
+    {"/", NULL, READ, R, 0, 0, api_root, "root", 0, -1}, /* the dashboard: its files are under /ui/ (libh2o's file handler) */
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

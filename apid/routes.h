@@ -46,6 +46,7 @@ void api_list_metrics(api_ctx_t *ctx, const api_request_t *req, api_response_t *
 void api_counters(api_ctx_t *ctx, const api_request_t *req, api_response_t *res);     /* telemetry.c */
 void api_performance(api_ctx_t *ctx, const api_request_t *req, api_response_t *res);  /* status.c */
 void api_health(api_ctx_t *ctx, const api_request_t *req, api_response_t *res);       /* status.c */
+void api_root(api_ctx_t *ctx, const api_request_t *req, api_response_t *res);         /* status.c: to the dashboard */
 void api_metrics(api_ctx_t *ctx, const api_request_t *req, api_response_t *res);      /* status.c */
 void api_history(api_ctx_t *ctx, const api_request_t *req, api_response_t *res);      /* history.c */
 void api_bottlenecks(api_ctx_t *ctx, const api_request_t *req, api_response_t *res);  /* bottlenecks.c */

@@ -138,6 +138,17 @@ void api_health(api_ctx_t *ctx, const api_request_t *req, api_response_t *res)
     api_reply_json(ctx, res, data ? 200 : 503, o); /* the status is telemetry's: a daemon down behind apid does not drop it */
 }
 
+void api_root(api_ctx_t *ctx, const api_request_t *req, api_response_t *res)
+{
+    (void)req;
+    if (ctx->cfg.web_root == NULL)
+        return api_reply_error(ctx, res, 404, "no dashboard here (apid runs without --web-root); the API is under /telemetry/");
+    res->location = "/ui/";
+    json_t *o = json_object();
+    json_object_set_new(o, "location", json_string("/ui/"));
+    api_reply_json(ctx, res, 302, o);
+}
+
 void api_metrics(api_ctx_t *ctx, const api_request_t *req, api_response_t *res)
 {
     (void)req;

@@ -93,6 +93,8 @@ static void response_headers(h2o_req_t *req, const api_response_t *res)
         add_header(req, H2O_TOKEN_RETRY_AFTER, "1");
     if (res->www_authenticate != NULL)
         add_header(req, H2O_TOKEN_WWW_AUTHENTICATE, res->www_authenticate);
+    if (res->location != NULL)
+        add_header(req, H2O_TOKEN_LOCATION, res->location);
     if (res->status != 304)
         add_header(req, H2O_TOKEN_CONTENT_TYPE, res->content_type ? res->content_type : "application/json");
 }
@@ -211,7 +213,12 @@ int api_worker_run(const api_worker_config_t *cfg, volatile sig_atomic_t *stop, 
     w->api.stats_hdr = cfg->stats_hdr;
     w->api.my_stats = cfg->stats;
     /* libh2o's own limit (its plain 413) sits a little above the largest body a route takes (fabtel's JSON 413). */
-    ft_httpd_init(&w->http, cfg->listen_fd, cfg->api.max_body + 65536, cfg->request_timeout_s, on_req, w);
+    /* The dashboard (web/): its own files only, no other origin, no inline code (uPlot's styles are set through the CSSOM). */
+    static const char csp[] = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+                              "font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+    const ft_httpd_files_t files = {"/ui", cfg->api.web_root, csp};
+    ft_httpd_init_files(&w->http, cfg->listen_fd, cfg->api.max_body + 65536, cfg->request_timeout_s, on_req, w,
+                        cfg->api.web_root ? &files : NULL);
     h2o_loop_t *loop = w->http.ctx.loop;
     w->fwd = api_forwarder_create(&w->http.ctx, &cfg->api, on_forward_done, w);
     w->lp = api_longpoll_create(loop, cfg->api.shm_name, on_held, w);

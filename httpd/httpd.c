@@ -35,7 +35,32 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         h2o_accept(&s->accept_ctx, sock);
 }
 
+/* libh2o's file handler under files->prefix, with the security headers every page answer carries. */
+static void register_files(ft_httpd_t *s, h2o_hostconf_t *host, const ft_httpd_files_t *files)
+{
+    h2o_pathconf_t *pc = h2o_config_register_path(host, files->prefix, 0);
+    h2o_headers_command_t *c = s->file_headers;
+    h2o_iovec_t *n = s->file_header_names;
+    n[0] = h2o_iovec_init(H2O_STRLIT("content-security-policy"));
+    n[1] = h2o_iovec_init(H2O_STRLIT("x-content-type-options"));
+    n[2] = h2o_iovec_init(H2O_STRLIT("referrer-policy"));
+    c[0] = (h2o_headers_command_t){H2O_HEADERS_CMD_SET, &n[0], h2o_iovec_init(files->csp, strlen(files->csp))};
+    c[1] = (h2o_headers_command_t){H2O_HEADERS_CMD_SET, &n[1], h2o_iovec_init(H2O_STRLIT("nosniff"))};
+    c[2] = (h2o_headers_command_t){H2O_HEADERS_CMD_SET, &n[2], h2o_iovec_init(H2O_STRLIT("no-referrer"))};
+    c[3] = (h2o_headers_command_t){H2O_HEADERS_CMD_SET, &H2O_TOKEN_CACHE_CONTROL->buf, h2o_iovec_init(H2O_STRLIT("no-cache"))};
+    c[4] = (h2o_headers_command_t){H2O_HEADERS_CMD_NULL, NULL, {NULL, 0}};
+    h2o_headers_register(pc, c);
+    static const char *index_files[] = {"index.html", NULL};
+    h2o_file_register(pc, files->dir, index_files, NULL, H2O_FILE_FLAG_SEND_COMPRESSED);
+}
+
 int ft_httpd_init(ft_httpd_t *s, int listen_fd, size_t max_body, double request_timeout_s, ft_httpd_fn fn, void *data)
+{
+    return ft_httpd_init_files(s, listen_fd, max_body, request_timeout_s, fn, data, NULL);
+}
+
+int ft_httpd_init_files(ft_httpd_t *s, int listen_fd, size_t max_body, double request_timeout_s, ft_httpd_fn fn, void *data,
+                        const ft_httpd_files_t *files)
 {
     memset(s, 0, sizeof(*s));
     s->fn = fn;
@@ -44,6 +69,8 @@ int ft_httpd_init(ft_httpd_t *s, int listen_fd, size_t max_body, double request_
     s->config.max_request_entity_size = max_body;
     s->config.http1.req_timeout = (uint64_t)(request_timeout_s * 1000);
     h2o_hostconf_t *host = h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    if (files != NULL) /* libh2o 2.2 takes the first registered path that matches: the prefix before "/" */
+        register_files(s, host, files);
     handler_t *h = (handler_t *)h2o_create_handler(h2o_config_register_path(host, "/", 0), sizeof(*h));
     h->super.on_req = on_req;
     h->s = s;
@@ -117,6 +144,7 @@ const char *ft_httpd_reason(int status)
     case 201: return "Created";
     case 202: return "Accepted";
     case 204: return "No Content";
+    case 302: return "Found";
     case 304: return "Not Modified";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";

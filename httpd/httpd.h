@@ -37,6 +37,17 @@
 
 typedef int (*ft_httpd_fn)(void *data, h2o_req_t *req);
 
+/*
+ * Static files beside the handler (apid's dashboard): every path under `prefix` is a file of `dir`, served by
+ * libh2o's file handler (ETags, ranges, If-None-Match, precompressed .gz variants, index.html for a directory), and
+ * every such answer carries the headers below (a Content-Security-Policy among them). The strings must outlive
+ * the server.
+ */
+typedef struct ft_httpd_files {
+    const char *prefix, *dir;
+    const char *csp; /* Content-Security-Policy */
+} ft_httpd_files_t;
+
 typedef struct ft_httpd {
     h2o_globalconf_t config;
     h2o_context_t ctx;
@@ -45,6 +56,8 @@ typedef struct ft_httpd {
     ft_httpd_fn fn;
     void *data;
     int stopping; /* set by drain: answers from then on close their connection */
+    h2o_headers_command_t file_headers[5]; /* the static files' headers (libh2o keeps pointers to these) */
+    h2o_iovec_t file_header_names[3];
 } ft_httpd_t;
 
 /*
@@ -53,6 +66,9 @@ typedef struct ft_httpd {
  * idle that long, is closed (a body that trickles in is not read forever).
  */
 int ft_httpd_init(ft_httpd_t *s, int listen_fd, size_t max_body, double request_timeout_s, ft_httpd_fn fn, void *data);
+/* The same with static files under files->prefix (NULL: none). */
+int ft_httpd_init_files(ft_httpd_t *s, int listen_fd, size_t max_body, double request_timeout_s, ft_httpd_fn fn, void *data,
+                        const ft_httpd_files_t *files);
 int ft_httpd_drain(ft_httpd_t *s, double grace_s);
 void ft_httpd_destroy(ft_httpd_t *s);
 

@@ -14,6 +14,7 @@ dpkg -i "$deb" >/dev/null
 for f in /usr/bin/fabtel-producer /usr/bin/fabtel-ingestd /usr/bin/fabtel-apid /usr/bin/fabtel-flowd /usr/bin/fabtel-orchd /usr/bin/shmdump \
          /usr/lib/systemd/system/fabtel-flowd.service /usr/share/man/man1/fabtel-flowd.1 \
          /usr/lib/systemd/system/fabtel-orchd.service /usr/share/man/man1/fabtel-orchd.1 \
+         /usr/share/fabtel/web/index.html /usr/share/fabtel/web/vendor/uplot/LICENSE \
          /usr/lib/systemd/system/fabtel-apid.service /usr/share/man/man1/fabtel-apid.1; do
     [ -e "$f" ] || { echo "package-test: $f not installed" >&2; exit 1; }
 done
@@ -33,6 +34,9 @@ ap=$(port_of "$tmp/a.log")
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$ap/health" >/dev/null && break; sleep 0.05; done
 answer=$(curl -sf "http://127.0.0.1:$ap/telemetry/GetMetric?switch_id=sw-03&metric=latency")
 echo "installed apid answered: $answer"
+curl -sf "http://127.0.0.1:$ap/ui/" | grep -q '<title>fabtel</title>'
+curl -sfI "http://127.0.0.1:$ap/ui/app.js" | grep -qi '^content-security-policy:'
+echo "installed apid serves the dashboard from /usr/share/fabtel/web"
 echo "$answer" | grep -q '"switch_id":"sw-03","metric":"latency","value":'
 /usr/bin/shmdump --shm-name "$shm" --header | head -3
 /usr/bin/fabtel-flowd --listen 127.0.0.1:0 --state-dir "$tmp/state" 2>"$tmp/f.log" & pids+=($!)

@@ -27,9 +27,10 @@ build-release/producer/fabtel-producer --log-file logs/producer.log & pids+=($!)
 build-release/ingestd/fabtel-ingestd --log-file logs/ingestd.log & pids+=($!)
 build-release/flowd/fabtel-flowd --log-file logs/flowd.log & pids+=($!)
 build-release/orchd/fabtel-orchd --log-file logs/orchd.log & pids+=($!)
-build-release/apid/fabtel-apid --log-file logs/apid.log "$@" & pids+=($!)
+build-release/apid/fabtel-apid --log-file logs/apid.log --web-root "$PWD/web" "$@" & pids+=($!)
 cat >&2 <<MSG
 fabtel: running (producer pid ${pids[0]}, ingestd pid ${pids[1]}, flowd pid ${pids[2]}, orchd pid ${pids[3]}, apid pid ${pids[4]}); logs in logs/; Ctrl-C stops all.
+  the dashboard: http://127.0.0.1:8080/ui/
   apid (the front door): http://127.0.0.1:8080   orchd: http://127.0.0.1:8082   flowd: http://127.0.0.1:8081
   curl 'http://127.0.0.1:8080/telemetry/GetMetric?switch_id=sw-05&metric=latency'
   curl 'http://127.0.0.1:8080/telemetry/ListMetrics'

@@ -24,6 +24,8 @@ and as TSV. Cases (issue "Performance"):
  10 orchd vs the seed's design (FastAPI + SQLAlchemy + SQLite, tools/bench/orch_reference.py): a 1,000-node
     deployment, time to 201 over HTTP; one lifecycle tick over 16 deployments x 1,000 nodes (all due, none due);
     a deployment's bottlenecks over 1,000 nodes and a 60-minute window (tools/bench/orch_bench.c, in-process both)
+ 11 dashboard: the fabric view in headless Chromium at 50, 1,000 and 10,000 switches with a generation every second:
+    time to first render, frame time per generation, page weight (tools/bench/dashboard_bench.py)
 Every server is stopped by pid at the end; every load is bounded in time and loopback only."""
 import argparse
 import datetime
@@ -566,6 +568,24 @@ def case_orchd(env, args):
     os.unlink(os.path.join(state, "history.ft"))
 
 
+def case_dashboard(env, args):
+    """The fabric view in Debian's headless Chromium (dashboard_bench.py runs under Debian's python3 and Selenium)."""
+    if reference_python("selenium") is None or not os.path.exists("/usr/bin/chromium"):
+        record("11 dashboard", "browser", "skipped", "", "apt-get install chromium chromium-driver python3-selenium")
+        return
+    out = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "tools", "bench", "dashboard_bench.py"), env.bindir,
+                          "--seconds", str(max(10, 3 * args.duration))], capture_output=True, text=True, timeout=900)
+    for line in out.stdout.splitlines():
+        f = figures(line)
+        case = "11 dashboard, %d switches" % f.get("switches", 0)
+        record(case, "time to first render", f.get("first_render_ms", 0), "ms", "navigation start to the first generation drawn")
+        record(case, "frame time per generation, median / p90", "%.1f / %.1f" % (f.get("frame_median_ms", 0), f.get("frame_p90_ms", 0)), "ms",
+               "%d generations, one a second" % f.get("generations", 0))
+        record(case, "page weight, first load", f.get("page_bytes", 0) / 1000.0, "KB")
+    if out.returncode != 0:
+        record("11 dashboard", "failed", out.stderr[-300:], "")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
@@ -583,7 +603,7 @@ def main():
     env = Env(os.path.join(ROOT, "build-release"))
     cases = {"1": case_getmetric, "2": case_listmetrics, "3": case_under_ingest, "4": case_freshness, "5": case_ingest,
              "6": case_frontdoor, "7": case_flows, "8": case_history, "9": case_bottlenecks,
-             "10": case_orchd}
+             "10": case_orchd, "11": case_dashboard}
     print("%-34s %-34s %12s %-6s %s" % ("case", "metric", "value", "unit", "note"))
     try:
         for c in args.cases.split(","):
