@@ -32,9 +32,6 @@
 
 typedef enum { PROD_FAULT_NONE = 0, PROD_FAULT_ERROR500, PROD_FAULT_CORRUPT, PROD_FAULT_TRUNCATE, PROD_FAULT_SLOW, PROD_FAULT_EMPTY } prod_fault_t;
 
-/* A PUT /switches/NAME body: {"node_id": N}, N an integer >= 0, other fields ignored. 0, or -EINVAL with why. */
-int prod_parse_node_id(const char *body, size_t len, int64_t *out, char *why, size_t whysz);
-
 /* "error500", "ERROR_500", "corrupt", ... (case-insensitive); -1 when unknown. */
 int prod_fault_parse(const char *s, size_t len);
 

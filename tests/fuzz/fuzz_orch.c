@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control.h"
 #include "parse.h"
-#include "server.h"
 
 static void deployment(const char *body, size_t len)
 {
