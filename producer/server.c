@@ -28,6 +28,7 @@ typedef struct prod_waiter {
     uint64_t deadline_ms;
     wait_kind_t kind;
     int mode;
+    int xset; /* held for the xcset body (UFM mode) rather than the main one */
 } prod_waiter_t;
 
 static h2o_generator_t generator = {NULL, NULL};
@@ -85,9 +86,14 @@ static h2o_iovec_t corrupt_copy(h2o_req_t *req, const prod_snapshot_t *snap)
     return h2o_iovec_init(out, o);
 }
 
-static void respond(prod_server_t *s, h2o_req_t *req, int mode)
+static prod_snapshot_t *body_of(const prod_server_t *s, int xset)
 {
-    prod_snapshot_t *snap = s->cur;
+    return xset ? s->xcur : s->cur;
+}
+
+static void respond(prod_server_t *s, h2o_req_t *req, int mode, int xset)
+{
+    prod_snapshot_t *snap = body_of(s, xset);
     h2o_iovec_t body = h2o_iovec_init(snap->data, snap->len);
     size_t content_length = snap->len;
     h2o_mem_link_shared(&req->pool, snap); /* the body stays valid however long the send takes */
@@ -111,11 +117,12 @@ static void respond(prod_server_t *s, h2o_req_t *req, int mode)
     h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
 }
 
-static void respond_304(prod_server_t *s, h2o_req_t *req)
+static void respond_304(prod_server_t *s, h2o_req_t *req, int xset)
 {
+    const prod_snapshot_t *snap = body_of(s, xset);
     req->res.status = 304;
     req->res.reason = "Not Modified";
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, s->cur->etag, s->cur->etag_len);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, snap->etag, snap->etag_len);
     h2o_start_response(req, &generator);
     h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
 }
@@ -127,13 +134,13 @@ static void waiter_dispose(void *p)
         h2o_linklist_unlink(&w->link);
 }
 
-static void hold(prod_server_t *s, h2o_req_t *req, wait_kind_t kind, int mode, double seconds)
+static void hold(prod_server_t *s, h2o_req_t *req, wait_kind_t kind, int mode, int xset, double seconds)
 {
     if (s->http.stopping) { /* a request read while stopping is answered at once, never held */
         if (kind == WAIT_POLL)
-            respond_304(s, req);
+            respond_304(s, req, xset);
         else
-            respond(s, req, mode);
+            respond(s, req, mode, xset);
         return;
     }
     prod_waiter_t *w = h2o_mem_alloc_shared(&req->pool, sizeof(*w), waiter_dispose);
@@ -141,6 +148,7 @@ static void hold(prod_server_t *s, h2o_req_t *req, wait_kind_t kind, int mode, d
     w->req = req;
     w->kind = kind;
     w->mode = mode;
+    w->xset = xset;
     w->deadline_ms = h2o_now(s->http.ctx.loop) + (uint64_t)(seconds * 1000);
     h2o_linklist_insert(&s->waiters, &w->link);
     if (!h2o_timeout_is_linked(&s->sweep))
@@ -160,9 +168,9 @@ static void release_waiters(prod_server_t *s, int new_snapshot)
             continue;
         h2o_linklist_unlink(&w->link);
         if (w->kind == WAIT_POLL && !new_snapshot)
-            respond_304(s, w->req);
+            respond_304(s, w->req, w->xset);
         else
-            respond(s, w->req, w->mode);
+            respond(s, w->req, w->mode, w->xset);
     }
 }
 
@@ -197,7 +205,8 @@ static int is_method(const h2o_req_t *req, const char *m)
     return h2o_memis(req->method.base, req->method.len, m, strlen(m));
 }
 
-static void on_counters(prod_server_t *s, h2o_req_t *req)
+/* A body (the matrix, UFM's metrics, or UFM's xcset), with the fault modes and the long poll. */
+static void on_body(prod_server_t *s, h2o_req_t *req, int xset)
 {
     int mode = s->cfg.fault;
     double wait = 0;
@@ -222,18 +231,19 @@ static void on_counters(prod_server_t *s, h2o_req_t *req)
     }
     if (mode == PROD_FAULT_SLOW) {
         /* Past the client's own deadline: a long-polling client gives up after its wait plus its timeout. */
-        hold(s, req, WAIT_SLOW, PROD_FAULT_NONE, wait + s->cfg.slow_s);
+        hold(s, req, WAIT_SLOW, PROD_FAULT_NONE, xset, wait + s->cfg.slow_s);
         return;
     }
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
-    if (i >= 0 && h2o_memis(req->headers.entries[i].value.base, req->headers.entries[i].value.len, s->cur->etag, s->cur->etag_len)) {
+    const prod_snapshot_t *snap = body_of(s, xset);
+    if (i >= 0 && h2o_memis(req->headers.entries[i].value.base, req->headers.entries[i].value.len, snap->etag, snap->etag_len)) {
         if (wait > 0)
-            hold(s, req, WAIT_POLL, mode, wait);
+            hold(s, req, WAIT_POLL, mode, xset, wait);
         else
-            respond_304(s, req);
+            respond_304(s, req, xset);
         return;
     }
-    respond(s, req, mode);
+    respond(s, req, mode, xset);
 }
 
 
@@ -322,9 +332,15 @@ static int on_req(void *data, h2o_req_t *req)
     const char *p = req->path_normalized.base;
     size_t n = req->path_normalized.len;
     int read = is_method(req, "GET") || is_method(req, "HEAD");
-    if (h2o_memis(p, n, H2O_STRLIT("/counters")) || h2o_memis(p, n, H2O_STRLIT("/counters/"))) {
+    int ufm = s->cfg.format == PROD_FORMAT_UFM;
+    int body = ufm ? (h2o_memis(p, n, H2O_STRLIT("/csv/metrics")) ? 0 : (n > 11 && (memcmp(p, "/csv/xcset/", 11) == 0)) ||
+                                                                           (n > 10 && memcmp(p, "/csv/cset/", 10) == 0)
+                                                                       ? 1
+                                                                       : -1)
+                   : (h2o_memis(p, n, H2O_STRLIT("/counters")) || h2o_memis(p, n, H2O_STRLIT("/counters/")) ? 0 : -1);
+    if (body >= 0) {
         if (read)
-            on_counters(s, req);
+            on_body(s, req, body);
         else
             send_text(req, 405, "Method Not Allowed", "only GET and HEAD\n");
     } else if (h2o_memis(p, n, H2O_STRLIT("/switches")) || h2o_memis(p, n, H2O_STRLIT("/switches/"))) {
@@ -340,25 +356,41 @@ static int on_req(void *data, h2o_req_t *req)
         else
             ft_httpd_send_error(req, 405, NULL, -1, "a switch is PUT or DELETE at /switches/NAME");
     } else {
-        send_text(req, 404, "Not Found", "the fabric is at /counters (its nodes at /switches)\n");
+        send_text(req, 404, "Not Found", ufm ? "the fabric is at /csv/metrics (and /csv/xcset/NAME; its nodes at /switches)\n"
+                                             : "the fabric is at /counters (its nodes at /switches)\n");
     }
     return 0;
 }
 
-/* Build the next snapshot off to the side, then swap it in. */
-static int next_snapshot(prod_server_t *s)
+/* The rendered body as the snapshot of generation gen, replacing *slot (a response in flight keeps the old one). */
+static void swap_in(prod_server_t *s, prod_snapshot_t **slot, uint64_t gen, const char *tag)
 {
-    prod_sim_step(&s->sim, ft_now_ns());
-    if (prod_sim_render(&s->sim, &s->render) != 0)
-        return -ENOMEM;
     prod_snapshot_t *snap = h2o_mem_alloc_shared(NULL, sizeof(*snap) + s->render.len, NULL);
-    snap->gen = s->cur ? s->cur->gen + 1 : 1;
+    snap->gen = gen;
     snap->len = s->render.len;
     memcpy(snap->data, s->render.data, s->render.len);
-    snap->etag_len = (size_t)snprintf(snap->etag, sizeof(snap->etag), "\"%08x-%" PRIu64 "\"", s->run_id, snap->gen);
-    if (s->cur != NULL)
-        h2o_mem_release_shared(s->cur);
-    s->cur = snap;
+    snap->etag_len = (size_t)snprintf(snap->etag, sizeof(snap->etag), "\"%08x-%" PRIu64 "%s\"", s->run_id, gen, tag);
+    if (*slot != NULL)
+        h2o_mem_release_shared(*slot);
+    *slot = snap;
+}
+
+/* Build the next snapshot off to the side, then swap it in (UFM mode: the metrics and the xcset bodies). */
+static int next_snapshot(prod_server_t *s)
+{
+    uint64_t gen = s->cur ? s->cur->gen + 1 : 1;
+    prod_sim_step(&s->sim, ft_now_ns());
+    if (s->cfg.format == PROD_FORMAT_UFM) {
+        prod_sim_ufm_step(&s->sim);
+        if (prod_sim_render_ufm(&s->sim, s->cfg.ports_per_switch, 1, &s->render) != 0)
+            return -ENOMEM;
+        swap_in(s, &s->xcur, gen, "x");
+        if (prod_sim_render_ufm(&s->sim, s->cfg.ports_per_switch, 0, &s->render) != 0)
+            return -ENOMEM;
+    } else if (prod_sim_render(&s->sim, &s->render) != 0) {
+        return -ENOMEM;
+    }
+    swap_in(s, &s->cur, gen, "");
     return 0;
 }
 
@@ -429,6 +461,8 @@ void prod_server_destroy(prod_server_t *s, double grace_s)
     ft_httpd_destroy(&s->http);
     if (s->cur != NULL)
         h2o_mem_release_shared(s->cur);
+    if (s->xcur != NULL)
+        h2o_mem_release_shared(s->xcur);
     prod_sim_destroy(&s->sim);
     ft_buf_destroy(&s->render);
 }

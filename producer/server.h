@@ -14,6 +14,11 @@
  * /switches lists the nodes with an ETag that changes with them. A change
  * shows in the next snapshot.
  *
+ * UFM mode (--format ufm): the fabric as NVIDIA UFM Telemetry serves it
+ * (producer/sim.h), GET /csv/metrics (a row per port) and /csv/xcset/NAME or
+ * /csv/cset/NAME (the low-frequency set, spelled Node_GUID/Port_Number), with
+ * the same ETags, long poll and faults; /counters is not served then.
+ *
  * Faults (--fault MODE for every request, ?mode=MODE for one): error500,
  * corrupt (some rows garbled or short of fields), truncate (closes before the
  * announced Content-Length), slow (answers after the request's ?wait plus slow_s), empty (header only).
@@ -43,6 +48,8 @@ typedef struct prod_snapshot {
     char data[];
 } prod_snapshot_t;
 
+typedef enum { PROD_FORMAT_MATRIX = 0, PROD_FORMAT_UFM } prod_format_t;
+
 typedef struct prod_config {
     const char *listen;
     uint32_t switches;
@@ -51,6 +58,8 @@ typedef struct prod_config {
     int seeded;
     int fault;
     uint32_t max_nodes; /* most switches PUT /switches/NAME may add */
+    int format;         /* PROD_FORMAT_*: the matrix at /counters, or UFM's CSV at /csv/metrics and /csv/xcset/NAME */
+    uint32_t ports_per_switch; /* UFM: rows per switch */
 } prod_config_t;
 
 typedef struct prod_server {
@@ -59,7 +68,8 @@ typedef struct prod_server {
     ft_buf_t render;
     ft_httpd_t http;
     char bound[64];
-    prod_snapshot_t *cur;
+    prod_snapshot_t *cur;  /* the body: the matrix, or UFM's /csv/metrics */
+    prod_snapshot_t *xcur; /* UFM: the /csv/xcset/NAME body (the low-frequency set, its own spelling), else NULL */
     uint32_t run_id;
     h2o_timeout_t interval_timeout, sweep_timeout;
     h2o_timeout_entry_t tick, sweep;

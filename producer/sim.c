@@ -284,3 +284,117 @@ int prod_sim_render(const prod_sim_t *s, ft_buf_t *out)
                                &s->nodes[i].w);
     return 0;
 }
+
+/* ---- UFM Telemetry's CSV (producer/sim.h) ---- */
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    return x ^ (x >> 33);
+}
+
+void prod_sim_ufm_step(prod_sim_t *s)
+{
+    s->ufm_steps++;
+    for (uint32_t i = 0; i < s->n; i++)
+        if (mix64((uint64_t)i << 32 ^ s->ufm_steps) % 5000 == 0) { /* rebooted: its ports count from 0 again */
+            prod_switch_t *w = &s->sw[i];
+            w->boot_xmit = w->xmit, w->boot_rcv = w->rcv, w->boot_symbol = w->symbol_error, w->boot_link = w->link_downed;
+            w->reboots++;
+        }
+}
+
+static const char UFM_HEADER[] =
+    "timestamp,source_id,tag,node_guid,port_guid,port_num,PortXmitDataExtended,PortRcvDataExtended,PortXmitPktsExtended,"
+    "PortRcvPktsExtended,PortUnicastXmitPkts,PortUnicastRcvPkts,PortMulticastXmitPkts,PortMulticastRcvPkts,"
+    "SymbolErrorCounterExtended,LinkErrorRecoveryCounterExtended,LinkDownedCounterExtended,PortRcvErrorsExtended,"
+    "PortRcvRemotePhysicalErrorsExtended,PortRcvSwitchRelayErrorsExtended,PortXmitDiscardsExtended,"
+    "PortXmitConstraintErrorsExtended,PortRcvConstraintErrorsExtended,LocalLinkIntegrityErrorsExtended,"
+    "ExcessiveBufferOverrunErrorsExtended,VL15DroppedExtended,PortXmitWaitExtended,QP1DroppedExtended,"
+    "PortNeighborMTUDiscards,PortLocalPhysicalErrors,PortMalformedPktErrors,PortBufferOverrunErrors,PortDLIDMappingErrors,"
+    "PortVLMappingErrors,PortLoopingErrors,Temperature,RawBER\n";
+/* The low-frequency set: fewer columns, another order, the other spelling of the identity columns. */
+static const char UFM_XCSET_HEADER[] =
+    "Port_Number,timestamp,Node_GUID,source_id,tag,port_guid,LinkDownedCounterExtended,Temperature,SymbolErrorCounterExtended,RawBER\n";
+
+typedef struct ufm_port {
+    uint64_t c[29]; /* the integer counters, in UFM_HEADER's order */
+    double temperature, ber;
+} ufm_port_t;
+
+/* Port p (1-based) of switch i: its share of the switch's traffic since boot, in 4-byte words; the errors on one port. */
+static void ufm_port(const prod_switch_t *w, uint32_t i, uint32_t p, uint32_t ports, ufm_port_t *o)
+{
+    uint64_t share = p % 5 + 1, denom = 3ULL * ports;
+    uint64_t xw = (w->xmit - w->boot_xmit) / 4 / denom * share, rw = (w->rcv - w->boot_rcv) / 4 / denom * share;
+    uint64_t xp = xw / 64, rp = rw / 64;
+    int hot = p == i % ports + 1; /* the port the switch's errors land on */
+    uint64_t sym = hot ? w->symbol_error - w->boot_symbol : 0, down = hot ? w->link_downed - w->boot_link : 0;
+    memset(o->c, 0, sizeof(o->c));
+    o->c[0] = xw, o->c[1] = rw, o->c[2] = xp, o->c[3] = rp;
+    o->c[4] = xp - xp / 16, o->c[5] = rp - rp / 16, o->c[6] = xp / 16, o->c[7] = rp / 16;
+    o->c[8] = sym, o->c[9] = down * 2, o->c[10] = down, o->c[11] = sym / 3;
+    o->c[20] = xw / 1000; /* PortXmitWaitExtended */
+    o->temperature = w->temperature + (double)(p % 4) * 0.5;
+    o->ber = (double)(1 + p % 7) * (w->error_rate + 0.01) * 1e-13;
+}
+
+static size_t put_u64c(char *p, uint64_t x)
+{
+    p[0] = ',';
+    return 1 + put_u64(p + 1, x);
+}
+
+static size_t ufm_ids(char *p, const prod_sim_t *s, uint32_t i, uint32_t port, int xcset)
+{
+    uint64_t us = s->sample_ns / 1000 + i; /* Unix µs; each switch a microsecond after the previous */
+    char ts[24];
+    int tn = snprintf(ts, sizeof(ts), "%llu", (unsigned long long)us);
+    if (xcset)
+        return (size_t)sprintf(p, "%u,%.*s,0x0c42a10300%06x,ufm-sim,,0x0c42a10301%06x", port, tn, ts, i + 1, i + 1);
+    return (size_t)sprintf(p, "%.*s,ufm-sim,,0x0c42a10300%06x,0x0c42a10301%06x,%u", tn, ts, i + 1, i + 1, port);
+}
+
+static size_t ufm_row(char *p, const prod_sim_t *s, uint32_t i, uint32_t port, uint32_t ports, int xcset)
+{
+    ufm_port_t u;
+    ufm_port(&s->sw[i], i, port, ports, &u);
+    size_t o = ufm_ids(p, s, i, port, xcset);
+    if (xcset) {
+        o += put_u64c(p + o, u.c[10]);
+        p[o++] = ',';
+        o += put_fixed(p + o, u.temperature, 1);
+        o += put_u64c(p + o, u.c[8]);
+        o += (size_t)sprintf(p + o, ",%.2e\n", u.ber);
+        return o;
+    }
+    for (int k = 0; k < 29; k++) {
+        if ((k == 21 && port > 1) || (k == 12 && port % 8 == 0)) { /* QP1Dropped past port 1, remote physical errors on every 8th port */
+            p[o++] = ',';
+            continue;
+        }
+        o += put_u64c(p + o, u.c[k]);
+    }
+    p[o++] = ',';
+    o += put_fixed(p + o, u.temperature, 1);
+    o += (size_t)sprintf(p + o, ",%.2e\n", u.ber);
+    return o;
+}
+
+int prod_sim_render_ufm(const prod_sim_t *s, uint32_t ports, int xcset, ft_buf_t *out)
+{
+    const char *header = xcset ? UFM_XCSET_HEADER : UFM_HEADER;
+    size_t hl = strlen(header);
+    out->len = 0;
+    out->failed = 0;
+    if (ports == 0 || ft_buf_reserve(out, hl + (size_t)s->n * ports * (xcset ? 160 : 720)) != 0)
+        return -ENOMEM;
+    ft_buf_append(out, header, hl);
+    for (uint32_t i = 0; i < s->n; i++)
+        for (uint32_t port = 1; port <= ports; port++)
+            out->len += ufm_row(out->data + out->len, s, i, port, ports, xcset);
+    return 0;
+}

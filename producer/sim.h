@@ -38,6 +38,8 @@ typedef struct prod_switch {
     uint32_t spike_left, burst_left, down_left;
     double latency;
     double error_rate; /* percent of this interval's packets in error: about 0.1 healthy, a few percent in a burst */
+    uint64_t boot_xmit, boot_rcv, boot_symbol, boot_link; /* UFM: the counters when it last rebooted (ports count from there) */
+    uint32_t reboots;
 } prod_switch_t;
 
 #define PROD_NODE_NAME_MAX 63
@@ -58,12 +60,26 @@ typedef struct prod_sim {
     double interval_s;
     prod_switch_t *sw;
     uint64_t sample_ns;
+    uint64_t ufm_steps;
 } prod_sim_t;
 
 int prod_sim_init(prod_sim_t *s, uint32_t nswitches, uint64_t seed, int seeded, double interval_s);
 void prod_sim_destroy(prod_sim_t *s);
 void prod_sim_step(prod_sim_t *s, uint64_t now_ns);
 int prod_sim_render(const prod_sim_t *s, ft_buf_t *out);
+
+/*
+ * UFM Telemetry's CSV (--format ufm): a row per port, ports_per_switch of them per switch, the identity columns
+ * (timestamp in Unix µs, source_id, tag — empty —, node_guid, port_guid shared by the switch's ports, port_num)
+ * and 31 counters: PortXmitData/RcvData in 4-byte words (InfiniBand's unit), packets, the error counters, a
+ * Temperature (°C) and a RawBER (a float with an exponent). Counters count since the switch last booted: a
+ * simulated reboot (prod_sim_ufm_step, about one switch in 5,000 per step, deterministic) sets them back to 0.
+ * Some cells are empty, as UFM sends them for counters a port does not report (QP1DroppedExtended past port 1,
+ * PortRcvRemotePhysicalErrorsExtended on every 8th port). xcset 1 renders the low-frequency set instead: fewer
+ * columns, in another order, spelled Node_GUID and Port_Number.
+ */
+void prod_sim_ufm_step(prod_sim_t *s);
+int prod_sim_render_ufm(const prod_sim_t *s, uint32_t ports_per_switch, int xcset, ft_buf_t *out);
 
 /*
  * The seed-003 reference's hardware model, at time t_s (Unix seconds) for a node id: nf = node_id % 10;

@@ -135,6 +135,34 @@ def test_bad_segments(env):
     check(rc == 1 and "not a fabtel data segment" in err, "foreign segment: rc=%d %s" % (rc, err))
 
 
+def test_producer_ufm(env):
+    """The producer as NVIDIA UFM Telemetry: /csv/metrics a row per port, /csv/xcset/NAME the low-frequency set,
+    the same ETags, long poll and faults as the matrix; /counters is not served then."""
+    prod = env.start("producer/fabtel-producer", "--listen", "127.0.0.1:0", "--switches", "5", "--interval", "0.3",
+                     "--format", "ufm", "--ports-per-switch", "40", "--seed", "2")
+    base = "http://127.0.0.1:%d" % prod.port()
+    st, hdrs, body = http_get(base + "/csv/metrics")
+    hdrs = {k.lower(): v for k, v in hdrs.items()}
+    lines = body.decode().split("\n")
+    check(st == 200 and hdrs.get("content-type", "").startswith("text/csv") and len(lines) == 1 + 5 * 40 + 1 and lines[-1] == "" and
+          lines[0].startswith("timestamp,source_id,tag,node_guid,port_guid,port_num,") and
+          all(len(l.split(",")) == 37 for l in lines[1:-1]),
+          "UFM metrics: a header, 200 rows of 37 fields, a final newline (%d %d lines)" % (st, len(lines)))
+    etag = hdrs.get("etag")
+    t0 = time.time()
+    st2, hdrs2, _ = http_get(base + "/csv/metrics?wait=5", headers={"If-None-Match": etag})
+    check(st2 == 200 and {k.lower(): v for k, v in hdrs2.items()}.get("etag") != etag and time.time() - t0 < 4, "a long poll on /csv/metrics answers at the next snapshot")
+    st, hdrs, body = http_get(base + "/csv/xcset/low_freq")
+    check(st == 200 and body.startswith(b"Port_Number,timestamp,Node_GUID,") and
+          {k.lower(): v for k, v in hdrs.items()}.get("etag", "").endswith('x"'),
+          "the xcset body: its own spelling and ETag (%d %r)" % (st, body[:40]))
+    st, _, _ = http_get(base + "/csv/metrics?mode=error500")
+    check(st == 500, "fault modes work on /csv/metrics (%d)" % st)
+    st, _, body = http_get(base + "/counters")
+    check(st == 404 and b"/csv/metrics" in body, "UFM mode does not serve /counters, and says where to look (%d)" % st)
+    prod.stop()
+
+
 def main():
     env = Env(sys.argv[1])
     try:
@@ -143,6 +171,7 @@ def main():
         test_freshness_and_reattach(env)
         test_faults(env)
         test_slow_outlasts_deadline(env)
+        test_producer_ufm(env)
     finally:
         env.cleanup()
     return report("integration_core")

@@ -1,6 +1,7 @@
 /* producer/sim: the seed-003 hardware model of nodes, and nodes joining and leaving the rendered fabric. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "sim.h"
@@ -70,9 +71,67 @@ static void test_nodes(void)
     prod_sim_destroy(&s);
 }
 
+/* Split a CSV line into fields (no quoting in UFM's CSV); returns how many, pointers into line (modified). */
+static int split(char *line, char **f, int max)
+{
+    int n = 0;
+    f[n++] = line;
+    for (char *p = line; *p && n < max; p++)
+        if (*p == ',') {
+            *p = '\0';
+            f[n++] = p + 1;
+        }
+    return n;
+}
+
+static void test_ufm(void)
+{
+    prod_sim_t s;
+    CHECK(prod_sim_init(&s, 4, 5, 1, 1.0) == 0, "init");
+    ft_buf_t b;
+    ft_buf_init(&b);
+    uint64_t now = 1796500000ULL * 1000000000ULL, prev[4 * 6];
+    int bad = 0, resets = 0;
+    for (int step = 0; step < 20000 && (resets == 0 || step < 3); step++) {
+        prod_sim_step(&s, now + (uint64_t)step * 1000000000ULL);
+        prod_sim_ufm_step(&s);
+        if (step % 500 != 0 && resets == 0 && s.sw[0].reboots + s.sw[1].reboots + s.sw[2].reboots + s.sw[3].reboots == 0)
+            continue; /* render now and then, and right after a reboot */
+        CHECK(prod_sim_render_ufm(&s, 6, 0, &b) == 0, "render");
+        ft_buf_append(&b, "", 1);
+        char *line = b.data, *f[64];
+        char *nl = strchr(line, '\n');
+        *nl = '\0';
+        int nh = split(line, f, 64);
+        CHECK(nh == 37 && strcmp(f[3], "node_guid") == 0 && strcmp(f[5], "port_num") == 0 && strcmp(f[6], "PortXmitDataExtended") == 0,
+              "UFM header: 6 identity columns and 31 counters (%d)", nh);
+        int rows = 0;
+        for (line = nl + 1; *line; line = nl + 1, rows++) {
+            nl = strchr(line, '\n');
+            *nl = '\0';
+            int n = split(line, f, 64), sw = rows / 6, port = rows % 6 + 1;
+            uint64_t xmit = strtoull(f[6], NULL, 10);
+            bad += n != 37 || strtoull(f[0], NULL, 10) != (s.sample_ns / 1000 + (uint64_t)sw) || atoi(f[5]) != port || f[2][0] != '\0' ||
+                   strncmp(f[3], "0x0c42a1030", 11) != 0 || (port > 1) != (f[27][0] == '\0') || (port % 8 == 0) != (f[18][0] == '\0');
+            if (step > 0 && xmit < prev[rows])
+                resets++; /* a reboot: the counter went down */
+            prev[rows] = xmit;
+        }
+        CHECK(rows == 24, "4 switches x 6 ports = 24 rows (%d)", rows);
+    }
+    CHECK(bad == 0, "every row: 37 fields, µs timestamps, empty tag, GUIDs, port numbers, empty cells where UFM sends them (%d bad)", bad);
+    CHECK(resets > 0, "a simulated reboot sets a switch's port counters back (%d resets seen)", resets);
+    CHECK(prod_sim_render_ufm(&s, 6, 1, &b) == 0, "xcset render");
+    ft_buf_append(&b, "", 1);
+    CHECK(strncmp(b.data, "Port_Number,timestamp,Node_GUID,", 32) == 0, "the low-frequency set spells Node_GUID and Port_Number: %.60s", b.data);
+    ft_buf_destroy(&b);
+    prod_sim_destroy(&s);
+}
+
 int main(void)
 {
     test_model();
     test_nodes();
+    test_ufm();
     return check_report("test_prod_sim");
 }
