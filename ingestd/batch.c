@@ -138,3 +138,15 @@ int ingest_batch_parse(ingest_batch_t *b, const void *p, size_t n)
     int r = ingest_batch_feed(b, p, n);
     return r != 0 ? r : ingest_batch_finish(b);
 }
+
+int ingest_batch_add_field(ingest_batch_t *b, const char *s, size_t len)
+{
+    on_field((void *)s, len, b);
+    return b->error;
+}
+
+int ingest_batch_end_row(ingest_batch_t *b)
+{
+    on_row('\n', b);
+    return b->error;
+}

@@ -41,6 +41,12 @@ void ingest_batch_reset(ingest_batch_t *b);
 void ingest_batch_destroy(ingest_batch_t *b);
 int ingest_batch_feed(ingest_batch_t *b, const void *p, size_t n);
 int ingest_batch_finish(ingest_batch_t *b);
+/*
+ * Building a batch without CSV (ingestd/ufm rewrites a UFM body into the matrix form): after a reset, add each
+ * field of a row, then end the row. Same errors as feeding.
+ */
+int ingest_batch_add_field(ingest_batch_t *b, const char *s, size_t len);
+int ingest_batch_end_row(ingest_batch_t *b);
 /* Convenience for tests and tools: reset, feed all of it, finish. */
 int ingest_batch_parse(ingest_batch_t *b, const void *p, size_t n);
 

@@ -121,6 +121,33 @@ static void unchanged(ingestd_t *d)
     succeeded(d);
 }
 
+/*
+ * A UFM body (recognized by its header, or --format ufm) becomes the matrix the model takes (ingestd/ufm.h); the
+ * first one also gives the model UFM's rules and, unless the operator chose them, UFM's column kinds. 0, or the
+ * failure already reported.
+ */
+static int as_matrix(ingestd_t *d, const ingest_batch_t **body)
+{
+    int ufm = d->cfg.format == INGEST_FORMAT_UFM || (d->cfg.format == INGEST_FORMAT_AUTO && ingest_ufm_detect(&d->batch));
+    if (!ufm)
+        return 0;
+    char why[200];
+    int r = ingest_ufm_translate(&d->batch, &d->ufm, why, sizeof(why));
+    if (r != 0) {
+        fail(d, FT_FAIL_PARSE, r == -ENOMEM ? "out of memory rewriting the UFM body" : why);
+        return r;
+    }
+    if (!d->ufm_rules) {
+        ingest_model_set_rules(&d->model, INGEST_UFM_TEXT_COLUMNS, 1);
+        if (!d->cfg.kinds_given)
+            ingest_model_set_kinds(&d->model, INGEST_UFM_COUNTERS, INGEST_UFM_SCALES, why, sizeof(why));
+        d->ufm_rules = 1;
+        ft_info("event=format_ufm reason=\"%s\" rows=port key=node_guid_port_num", d->cfg.format == INGEST_FORMAT_UFM ? "--format ufm" : "header");
+    }
+    *body = &d->ufm;
+    return 0;
+}
+
 /* The whole body is in the batch: judge it, publish it. */
 static void body_complete(ingestd_t *d)
 {
@@ -134,7 +161,10 @@ static void body_complete(ingestd_t *d)
         fail(d, FT_FAIL_PARSE, "out of memory parsing the body");
         return;
     }
-    if (ingest_model_apply(&d->model, &d->batch, now, &res) != 0) {
+    const ingest_batch_t *body = &d->batch;
+    if ((r = as_matrix(d, &body)) != 0)
+        return;
+    if (ingest_model_apply(&d->model, body, now, &res) != 0) {
         fail(d, res.cause, res.why);
         return;
     }
@@ -385,7 +415,8 @@ int ingestd_init(ingestd_t *d, const ingestd_config_t *cfg)
     }
     int r;
     if ((r = ingest_model_init(&d->model, &cfg->cap, (uint64_t)(cfg->forget_after_s * 1e9))) != 0 ||
-        (r = ingest_batch_init(&d->batch, (size_t)cfg->max_body_bytes)) != 0) {
+        (r = ingest_batch_init(&d->batch, (size_t)cfg->max_body_bytes)) != 0 ||
+        (r = ingest_batch_init(&d->ufm, SIZE_MAX)) != 0) {
         ft_error("event=start_refused reason=\"cannot allocate the model for this capacity\"");
         return r;
     }
@@ -430,6 +461,7 @@ void ingestd_destroy(ingestd_t *d)
         close(d->lock_fd);
     ingest_model_destroy(&d->model);
     ingest_batch_destroy(&d->batch);
+    ingest_batch_destroy(&d->ufm);
     if (d->loop != NULL)
         h2o_mem_clear_pool(&d->pool);
 }

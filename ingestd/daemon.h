@@ -31,6 +31,7 @@
 #include "model.h"
 #include "histwrite.h"
 #include "segment.h"
+#include "ufm.h"
 
 typedef struct ingestd_config {
     const char *source, *shm_name;
@@ -41,6 +42,8 @@ typedef struct ingestd_config {
     const char *state_dir;  /* --state-dir (NULL: $STATE_DIRECTORY or /var/lib/fabtel), where history.ft lives */
     int64_t history_bytes;  /* 0: no history */
     double history_sync_s;  /* start write-back of the history file this often */
+    int format;             /* INGEST_FORMAT_*: auto recognizes UFM's CSV by its header */
+    int kinds_given;        /* --counter-columns or --column-scales was given: UFM's defaults do not replace them */
 } ingestd_config_t;
 
 typedef struct ingestd {
@@ -49,6 +52,8 @@ typedef struct ingestd {
     int lock_fd;
     ingest_model_t model;
     ingest_batch_t batch;
+    ingest_batch_t ufm;    /* a UFM body rewritten into the matrix form (ingestd/ufm.h) */
+    int ufm_rules;         /* the model has UFM's rules (set at the first UFM body) */
     ft_hist_writer_t hist; /* the history file, when --history-bytes > 0 */
     int hist_open;
 

@@ -14,13 +14,15 @@
 static int configure(int argc, char **argv, ingestd_config_t *cfg)
 {
     const char *source = "http://127.0.0.1:9001/counters", *shm_name = "/fabtel", *log_level = "info", *log_file = "";
-    const char *counters = "port_xmit_data,port_rcv_data,symbol_error,link_downed", *scales = "", *state_dir = "";
+    static const char default_counters[] = "port_xmit_data,port_rcv_data,symbol_error,link_downed";
+    const char *counters = default_counters, *scales = "", *state_dir = "", *format = "auto";
     int64_t history_bytes = 512LL << 20;
     double history_sync = 5;
     double interval = 10, timeout = 5, wait = 25, backoff_max = 5, forget_after = 3600;
     int64_t max_switches = 16384, max_counters = 64, slots = 4, text_bytes = 0, body_bytes = 0, max_body = 64 << 20;
     const ft_opt_t opts[] = {
-        {"source", FT_OPT_STR, &source, "URL", "CSV matrix to ingest (http://)", 0, 0},
+        {"source", FT_OPT_STR, &source, "URL", "CSV to ingest (http://): the matrix, or UFM Telemetry's http://HOST:9001/csv/metrics", 0, 0},
+        {"format", FT_OPT_STR, &format, "FORMAT", "auto (UFM's CSV is recognized by its header), matrix or ufm", 0, 0},
         {"interval", FT_OPT_F64, &interval, "SECONDS", "poll period for a source without ETags, or one that does not hold long polls", 0.001, 86400},
         {"timeout", FT_OPT_F64, &timeout, "SECONDS", "deadline of one fetch, on top of any long-poll wait", 0.01, 3600},
         {"wait", FT_OPT_F64, &wait, "SECONDS", "long-poll wait asked of a source with ETags (0: never long-poll)", 0, 3600},
@@ -52,7 +54,16 @@ static int configure(int argc, char **argv, ingestd_config_t *cfg)
         fprintf(stderr, "fabtel-ingestd: bad --log-level '%s' or cannot open --log-file '%s'\n", log_level, log_file);
         return -1;
     }
+    int fmt = strcmp(format, "auto") == 0 ? INGEST_FORMAT_AUTO : strcmp(format, "matrix") == 0 ? INGEST_FORMAT_MATRIX
+            : strcmp(format, "ufm") == 0                                                       ? INGEST_FORMAT_UFM
+                                                                                               : -1;
+    if (fmt < 0) {
+        fprintf(stderr, "fabtel-ingestd: --format is auto, matrix or ufm, not '%s'\n", format);
+        return -1;
+    }
     *cfg = (ingestd_config_t){
+        .format = fmt,
+        .kinds_given = counters != default_counters || scales[0] != '\0',
         .source = source,
         .shm_name = shm_name,
         .interval_s = interval,

@@ -107,13 +107,29 @@ int ingest_model_set_kinds(ingest_model_t *m, const char *counters, const char *
     return 0;
 }
 
+/* Is `col` one of the list's names ("a,b,…")? */
+static int listed(const char *list, const char *col, size_t len)
+{
+    const char *p = list, *name, *val;
+    size_t nl, vl;
+    while (next_item(&p, &name, &nl, &val, &vl))
+        if (nl == len && memcmp(name, col, len) == 0)
+            return 1;
+    return 0;
+}
+
+void ingest_model_set_rules(ingest_model_t *m, const char *text_columns, int empty_absent)
+{
+    m->text_columns = text_columns;
+    m->empty_absent = empty_absent;
+}
+
 static ft_col_kind_t kind_of(const ingest_model_t *m, const char *col, size_t len)
 {
     ft_col_kind_t k = {0, 1};
-    const char *p = m->counter_columns, *name, *val;
+    const char *p, *name, *val;
     size_t nl, vl;
-    while (next_item(&p, &name, &nl, &val, &vl))
-        k.counter |= nl == len && memcmp(name, col, len) == 0;
+    k.counter = listed(m->counter_columns, col, len);
     p = m->column_scales;
     int64_t v;
     while (next_item(&p, &name, &nl, &val, &vl))
@@ -289,6 +305,10 @@ static int judge_row(ingest_model_t *m, const ingest_batch_t *b, size_t r, size_
         size_t len;
         const char *s = ingest_batch_field(b, r, j, &len);
         uint8_t type = m->colmap[j] >= 0 ? m->cols[m->colmap[j]].type : newtype[j];
+        if (len == 0 && m->empty_absent && type != FT_COL_TEXT) { /* a counter this row does not report */
+            m->parsed[b->row_first[r] + j] = null_cell(type);
+            continue;
+        }
         if (parse_cell(type, s, len, &m->parsed[b->row_first[r] + j]) != 0)
             return 0;
     }
@@ -406,7 +426,7 @@ static int judge_header(apply_t *a)
                 m->colmap[j] = (int32_t)c;
         if (m->colmap[j] < 0) {
             a->new_cols++;
-            a->newtype[j] = infer_type(a->b, j, a->hn);
+            a->newtype[j] = listed(m->text_columns, name, len) ? FT_COL_TEXT : infer_type(a->b, j, a->hn);
         }
     }
     if (m->ncols + a->new_cols > m->cap.max_counters)

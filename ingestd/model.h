@@ -75,6 +75,8 @@ typedef struct ingest_model {
     uint64_t forget_after_ns;
     const char *counter_columns; /* "a,b,…": cumulative columns (ingest_model_set_kinds) */
     const char *column_scales;   /* "a=4,b=4,…": unit scales */
+    const char *text_columns;    /* "a,b,…": columns that are text whatever their values (ingest_model_set_rules) */
+    int empty_absent;            /* an empty numeric cell is absent (null), not a bad row */
     uint32_t hash_size;
     ingest_col_t *cols;
     uint32_t ncols;
@@ -116,6 +118,13 @@ void ingest_model_destroy(ingest_model_t *m);
  * applies to a running fabric after a restart.
  */
 int ingest_model_set_kinds(ingest_model_t *m, const char *counters, const char *scales, char *why, size_t whysz);
+
+/*
+ * Format rules (UFM's: ingestd/ufm.h): columns that are text whatever their values look like (identity columns
+ * such as a port number), and whether an empty numeric cell is absent (null) rather than a bad row. The string
+ * must outlive the model. Defaults: none, and an empty numeric cell makes its row bad (the matrix's rule).
+ */
+void ingest_model_set_rules(ingest_model_t *m, const char *text_columns, int empty_absent);
 
 /* Rebuild the model from the snapshot an earlier ingestd published (on reattach). */
 int ingest_model_load(ingest_model_t *m, const ft_shm_t *shm, uint64_t now_ns);

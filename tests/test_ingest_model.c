@@ -12,6 +12,7 @@
 #include "model.h"
 #include "render.h"
 #include "snapshot.h"
+#include "ufm.h"
 
 static const char *H = "switch_id,timestamp,latency,port_xmit_data,status\n";
 
@@ -455,8 +456,74 @@ static void test_history_records(void)
     rmdir(dir);
 }
 
+/* A UFM body through ingestd's path: recognized, rewritten (ingestd/ufm.h), applied with UFM's rules, published. */
+static int ingest_ufm(env_t *e, ingest_batch_t *ufm, const char *csv)
+{
+    e->now += 1000000000ULL;
+    char why[200] = "";
+    int r = ingest_batch_parse(&e->b, csv, strlen(csv));
+    if (r == 0 && !ingest_ufm_detect(&e->b))
+        r = -EPROTO;
+    if (r == 0 && (r = ingest_ufm_translate(&e->b, ufm, why, sizeof(why))) != 0)
+        snprintf(e->res.why, sizeof(e->res.why), "%s", why);
+    if (r == 0 && (r = ingest_model_apply(&e->m, ufm, e->now, &e->res)) == 0)
+        ingest_model_publish(&e->m, &e->shm, e->now);
+    return r;
+}
+
+static void test_ufm(void)
+{
+    env_t e;
+    env_init(&e, (ft_shm_capacity_t){64, 32, 4, 65536, 1 << 20}, 5e9);
+    ingest_batch_t ufm;
+    ingest_batch_init(&ufm, SIZE_MAX);
+    char why[200];
+    ingest_model_set_rules(&e.m, INGEST_UFM_TEXT_COLUMNS, 1);
+    CHECK(ingest_model_set_kinds(&e.m, INGEST_UFM_COUNTERS, INGEST_UFM_SCALES, why, sizeof(why)) == 0, "UFM kinds: %s", why);
+    /* The low-frequency spelling, columns in their own order, an empty cell, a value past 2^53, the final empty line. */
+    CHECK(ingest_ufm(&e, &ufm,
+                     "Port_Number,PortXmitDataExtended,timestamp,Node_GUID,tag,source_id,Temperature,QP1DroppedExtended,RawBER\n"
+                     "1,9007199254740993,1796500000123456,0x0c42a103007ab890,,ufm-1,45.5,,1.5e-12\n"
+                     "2,100,1796500000123457,0x0c42a103007ab890,,ufm-1,46,7,2e-13\n"
+                     "1,200,1796500000123458,0x0c42a103007ab891,,ufm-1,,3,\n"
+                     "\n") == 0,
+          "a UFM body (Node_GUID, Port_Number) ingests: %s", e.res.why);
+    CHECK_EQ_U64(e.res.rows_rejected, 0);
+    CHECK_EQ_U64(e.res.nswitches, 3);
+    const char *j = row_json(&e, "0x0c42a103007ab890_1");
+    CHECK(strstr(j, "\"timestamp\":\"2026-12-05T19:46:40.123456Z\"") && strstr(j, "\"port_num\":\"1\"") &&
+              strstr(j, "\"node_guid\":\"0x0c42a103007ab890\"") && strstr(j, "\"PortXmitDataExtended\":9007199254740993") &&
+              strstr(j, "\"QP1DroppedExtended\":null") && strstr(j, "\"RawBER\":1.5e-12") && strstr(j, "\"tag\":\"\""),
+          "a port named <node_guid>_<port_num>: µs time as the sample time, identity as text, exact past 2^53, an empty cell null: %s", j);
+    j = row_json(&e, "0x0c42a103007ab891_1");
+    CHECK(strstr(j, "\"Temperature\":null") && strstr(j, "\"RawBER\":null"), "empty float cells are null too: %s", j);
+    uint32_t ncols = e.m.ncols;
+    /* The high-frequency spelling, another order: the same columns; a port missing; a counter that went down (a reset). */
+    CHECK(ingest_ufm(&e, &ufm,
+                     "timestamp,source_id,tag,node_guid,port_guid,port_num,Temperature,RawBER,PortXmitDataExtended,QP1DroppedExtended\n"
+                     "1796500001000000,ufm-1,,0x0c42a103007ab890,0x0c42a103007ab8a0,1,45,1e-12,5,1\n"
+                     "1796500001000001,ufm-1,,0x0c42a103007ab891,0x0c42a103007ab8a1,1,44,1e-12,300,4\n") == 0,
+          "the other spelling ingests: %s", e.res.why);
+    CHECK(e.m.ncols == ncols + 1, "both spellings feed the same columns (only port_guid is new): %u -> %u", ncols, e.m.ncols);
+    CHECK(strstr(row_json(&e, "0x0c42a103007ab890_1"), "\"PortXmitDataExtended\":5") != NULL, "a counter that went down (reset) is taken");
+    CHECK_EQ_STR(row_json(&e, "0x0c42a103007ab890_2"), "\"metrics\":[]}");
+    CHECK(ingest_ufm(&e, &ufm,
+                     "timestamp,node_guid,port_num,PortXmitDataExtended\n1796500002000000,0x0c42a103007ab890,2,150\n"
+                     ",0x0c42a103007ab890,,1\n") == 0,
+          "a port that returns: %s", e.res.why);
+    CHECK(strstr(row_json(&e, "0x0c42a103007ab890_2"), "\"PortXmitDataExtended\":150") != NULL && incarnation_of(&e, "0x0c42a103007ab890_2") == 1,
+          "a port that returns keeps its row and incarnation");
+    CHECK_EQ_U64(e.res.rows_rejected, 1); /* the row without a port number: a bad row, counted */
+    ingest_batch_parse(&e.b, "switch_id,a\ns1,1\n", 14);
+    CHECK(!ingest_ufm_detect(&e.b), "the matrix is not taken for UFM");
+    CHECK(ingest_ufm_translate(&e.b, &ufm, why, sizeof(why)) == -EINVAL && strstr(why, "node_guid") != NULL, "--format ufm on a matrix: %s", why);
+    ingest_batch_destroy(&ufm);
+    env_destroy(&e);
+}
+
 int main(void)
 {
+    test_ufm();
     test_all_good();
     test_some_rows_bad();
     test_rejected_bodies();

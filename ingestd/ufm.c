@@ -1,0 +1,130 @@
+#include "ufm.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util.h"
+
+const char INGEST_UFM_TEXT_COLUMNS[] = "timestamp,source_id,tag,node_guid,port_guid,port_num,node_description,port_label,description";
+
+/* The cumulative ones (both the Extended and the plain names UFM's sets use); the rest (Temperature, BER) are gauges. */
+const char INGEST_UFM_COUNTERS[] =
+    "PortXmitDataExtended,PortRcvDataExtended,PortXmitPktsExtended,PortRcvPktsExtended,PortUnicastXmitPkts,PortUnicastRcvPkts,"
+    "PortMulticastXmitPkts,PortMulticastRcvPkts,SymbolErrorCounterExtended,LinkErrorRecoveryCounterExtended,"
+    "LinkDownedCounterExtended,PortRcvErrorsExtended,PortRcvRemotePhysicalErrorsExtended,PortRcvSwitchRelayErrorsExtended,"
+    "PortXmitDiscardsExtended,PortXmitConstraintErrorsExtended,PortRcvConstraintErrorsExtended,LocalLinkIntegrityErrorsExtended,"
+    "ExcessiveBufferOverrunErrorsExtended,VL15DroppedExtended,PortXmitWaitExtended,QP1DroppedExtended,PortNeighborMTUDiscards,"
+    "PortLocalPhysicalErrors,PortMalformedPktErrors,PortBufferOverrunErrors,PortDLIDMappingErrors,PortVLMappingErrors,"
+    "PortLoopingErrors,PortXmitData,PortRcvData,PortXmitPkts,PortRcvPkts,SymbolErrorCounter,LinkErrorRecoveryCounter,"
+    "LinkDownedCounter,PortRcvErrors,PortRcvRemotePhysicalErrors,PortRcvSwitchRelayErrors,PortXmitDiscards,PortXmitWait";
+
+const char INGEST_UFM_SCALES[] = "PortXmitDataExtended=4,PortRcvDataExtended=4,PortXmitData=4,PortRcvData=4";
+
+/* The canonical name of a header column: UFM's low-frequency spellings map to the high-frequency ones. */
+static const char *canonical(const char *name, size_t len, size_t *outlen)
+{
+    static const struct {
+        const char *from, *to;
+    } alias[] = {{"Node_GUID", "node_guid"}, {"Port_Number", "port_num"}, {"Port_GUID", "port_guid"}, {"Source_ID", "source_id"}};
+    for (size_t i = 0; i < sizeof(alias) / sizeof(alias[0]); i++)
+        if (strlen(alias[i].from) == len && memcmp(alias[i].from, name, len) == 0) {
+            *outlen = strlen(alias[i].to);
+            return alias[i].to;
+        }
+    *outlen = len;
+    return name;
+}
+
+/* Header columns: where the node GUID, the port number and the timestamp are (-1: absent). */
+typedef struct ufm_cols {
+    long guid, port, ts;
+} ufm_cols_t;
+
+static ufm_cols_t find_cols(const ingest_batch_t *b)
+{
+    ufm_cols_t c = {-1, -1, -1};
+    if (b->nrows == 0)
+        return c;
+    for (size_t j = 0; j < b->row_nfields[0]; j++) {
+        size_t len, cl;
+        const char *f = ingest_batch_field(b, 0, j, &len);
+        const char *n = canonical(f, len, &cl);
+        if (cl == 9 && memcmp(n, "node_guid", 9) == 0)
+            c.guid = (long)j;
+        else if (cl == 8 && memcmp(n, "port_num", 8) == 0)
+            c.port = (long)j;
+        else if (cl == 9 && memcmp(n, "timestamp", 9) == 0)
+            c.ts = (long)j;
+    }
+    return c;
+}
+
+int ingest_ufm_detect(const ingest_batch_t *b)
+{
+    ufm_cols_t c = find_cols(b);
+    return c.guid >= 0 && c.port >= 0;
+}
+
+/* Unix µs (digits only) as ISO 8601 with µs; anything else is kept as it came. */
+static size_t fmt_time(const char *s, size_t len, char *out)
+{
+    int64_t us;
+    if (len == 0 || len > 18 || ft_parse_i64(s, len, &us) != 0 || us < 0) {
+        memcpy(out, s, len < 40 ? len : 40);
+        return len < 40 ? len : 40;
+    }
+    return ft_fmt_iso8601(out, (uint64_t)us * 1000);
+}
+
+static int translate_row(const ingest_batch_t *in, size_t r, const ufm_cols_t *c, ingest_batch_t *out)
+{
+    size_t n = in->row_nfields[r], glen = 0, plen = 0;
+    if (n == 1 && ingest_batch_field(in, r, 0, &glen) && glen == 0)
+        return 0; /* an empty line (UFM ends its body with one) */
+    const char *guid = (size_t)c->guid < n ? ingest_batch_field(in, r, (size_t)c->guid, &glen) : "";
+    const char *port = (size_t)c->port < n ? ingest_batch_field(in, r, (size_t)c->port, &plen) : "";
+    char key[160];
+    size_t klen = 0;
+    if (glen > 0 && plen > 0 && glen + plen + 1 < sizeof(key)) {
+        memcpy(key, guid, glen);
+        key[glen] = '_';
+        memcpy(key + glen + 1, port, plen);
+        klen = glen + plen + 1;
+    }
+    ingest_batch_add_field(out, key, klen);
+    for (size_t j = 0; j < n; j++) {
+        size_t len;
+        const char *s = ingest_batch_field(in, r, j, &len);
+        char t[48];
+        if ((long)j == c->ts) {
+            len = fmt_time(s, len, t);
+            s = t;
+        }
+        ingest_batch_add_field(out, s, len);
+    }
+    return ingest_batch_end_row(out);
+}
+
+int ingest_ufm_translate(const ingest_batch_t *in, ingest_batch_t *out, char *why, size_t whysz)
+{
+    ufm_cols_t c = find_cols(in);
+    if (c.guid < 0 || c.port < 0) {
+        snprintf(why, whysz, "not a UFM CSV: the header names no %s", c.guid < 0 ? "node_guid (or Node_GUID)" : "port_num (or Port_Number)");
+        return -EINVAL;
+    }
+    ingest_batch_reset(out);
+    ingest_batch_add_field(out, "port", 4);
+    for (size_t j = 0; j < in->row_nfields[0]; j++) {
+        size_t len, cl;
+        const char *f = ingest_batch_field(in, 0, j, &len);
+        const char *n = canonical(f, len, &cl);
+        ingest_batch_add_field(out, n, cl);
+    }
+    int r = ingest_batch_end_row(out);
+    for (size_t row = 1; row < in->nrows && r == 0; row++)
+        r = translate_row(in, row, &c, out);
+    out->bytes = in->bytes;
+    out->last_row_unterminated = in->last_row_unterminated;
+    return r;
+}
