@@ -1,6 +1,7 @@
 """Integration test of the write side: the real producer and ingestd on free
 ports, every fault mode, shmdump checked against the producer's CSV, SIGKILL
 of ingestd and reattach. Usage: integration_core.py BUILD_DIR"""
+import json
 import os
 import re
 import signal
@@ -8,7 +9,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fabtel_test import Env, check, http_get, parse_csv, report, same_value  # noqa: E402
+from fabtel_test import Env, check, http_get, parse_csv, report, same_value, unlink_segment  # noqa: E402
 
 
 def test_shmdump_matches_producer(env):
@@ -163,6 +164,58 @@ def test_producer_ufm(env):
     prod.stop()
 
 
+def test_ingest_ufm(env):
+    """UFM's CSV through the whole pipeline: a row per port, exact values, null for empty cells, x4 data counters in
+    /metrics and in rates, the low-frequency set feeding the same columns, and --format ufm refusing a matrix."""
+    prod = env.start("producer/fabtel-producer", "--listen", "127.0.0.1:0", "--switches", "5", "--interval", "3600",
+                     "--format", "ufm", "--ports-per-switch", "40", "--seed", "2")
+    base = "http://127.0.0.1:%d" % prod.port()
+    shm = env.shm + "-ufm"
+    ing = env.ingestd(base + "/csv/metrics", "--wait", "1", "--max-switches", "256", "--max-counters", "64", shm=shm)
+    apid = env.start("apid/fabtel-apid", "--listen", "127.0.0.1:0", "--workers", "1", "--shm-name", shm)
+    api = "http://127.0.0.1:%d" % apid.port()
+    check(env.wait_for(lambda: http_get(api + "/health")[0] == 200, timeout=30), "UFM data published:\n" + ing.text())
+    check("event=format_ufm" in ing.text(), "ingestd says it recognized UFM's CSV")
+    _, _, csv = http_get(base + "/csv/metrics")
+    lines = csv.decode().splitlines()
+    head = lines[0].split(",")
+    row = dict(zip(head, lines[1 + 7].split(",")))  # switch 1, port 8: an empty remote-physical-errors cell
+    port = "%s_%s" % (row["node_guid"], row["port_num"])
+    st, _, body = http_get(api + "/telemetry/ListMetrics")
+    doc = json.loads(body)
+    check(st == 200 and len(doc["metrics"]) == 200, "a row per port: 5 switches x 40 ports (%d)" % len(doc["metrics"]))
+    got = {m["switch_id"]: m for m in doc["metrics"]}.get(port, {})
+    check(got.get("PortXmitDataExtended") == int(row["PortXmitDataExtended"]) and got.get("PortRcvRemotePhysicalErrorsExtended", 0) is None
+          and got.get("port_num") == row["port_num"] and got.get("Temperature") == float(row["Temperature"]),
+          "port %s as UFM sent it (exact counter, empty cell null, port number as text): %s" % (port, {k: got.get(k) for k in
+          ("PortXmitDataExtended", "PortRcvRemotePhysicalErrorsExtended", "port_num", "Temperature")}))
+    st, _, body = http_get(api + "/metrics")
+    want = 'fabtel_switch_PortXmitDataExtended_total{switch_id="%s"} %d' % (port, int(row["PortXmitDataExtended"]) * 4)
+    check(want in body.decode(), "/metrics exports data counters in bytes (x4): %s" % want)
+    st, _, body = http_get(api + "/telemetry/counters")
+    kinds = {c["name"]: c for c in json.loads(body)["counters"]}
+    check(kinds.get("PortXmitDataExtended", {}).get("scale") == 4 and kinds["PortXmitDataExtended"].get("kind") == "counter" and
+          kinds.get("Temperature", {}).get("kind") == "gauge" and kinds.get("node_guid", {}).get("type") == "text",
+          "UFM's kinds: data counters x4, Temperature a gauge, identity text")
+    for p in (apid, ing):
+        p.stop()
+    # The low-frequency set (the other spelling, another order) from a fresh ingestd on the same segment: same columns.
+    g0 = env.header(shm=shm)["generation"]
+    ing = env.ingestd(base + "/csv/xcset/low_freq", "--wait", "1", "--max-switches", "256", "--max-counters", "64", shm=shm)
+    check(env.wait_for(lambda: env.header(shm=shm)["generation"] > g0, timeout=30) and "rows_rejected" not in ing.text(),
+          "the low-frequency set (Node_GUID, Port_Number) publishes into the same rows, none rejected:\n" + ing.text()[-500:])
+    rc, out, _ = env.shmdump("--switch", port, shm=shm)
+    check(rc == 0 and "Temperature" in out, "its values land in the same port's row:\n" + out[:300])
+    ing.stop()
+    # --format ufm on the matrix: refused with a reason, nothing published from it.
+    mprod = env.producer("--switches", "3", "--interval", "3600")
+    ing = env.ingestd(mprod.url, "--format", "ufm", "--wait", "0", "--interval", "0.2", shm=shm + "m")
+    check(ing.wait_log(r"not a UFM CSV", timeout=30) is not None, "--format ufm refuses a matrix, saying why:\n" + ing.text()[-300:])
+    ing.stop()
+    unlink_segment(shm)
+    unlink_segment(shm + "m")
+
+
 def main():
     env = Env(sys.argv[1])
     try:
@@ -172,6 +225,7 @@ def main():
         test_faults(env)
         test_slow_outlasts_deadline(env)
         test_producer_ufm(env)
+        test_ingest_ufm(env)
     finally:
         env.cleanup()
     return report("integration_core")
