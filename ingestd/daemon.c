@@ -420,6 +420,7 @@ int ingestd_init(ingestd_t *d, const ingestd_config_t *cfg)
         ft_error("event=start_refused reason=\"cannot allocate the model for this capacity\"");
         return r;
     }
+    d->model.prerender_max_rows = cfg->prerender_max_switches;
     char why[300];
     if ((r = ingest_model_set_kinds(&d->model, cfg->counter_columns, cfg->column_scales, why, sizeof(why))) != 0) {
         ft_error("event=bad_config flag=--column-scales reason=\"%s\"", why);

@@ -44,6 +44,7 @@ typedef struct ingestd_config {
     double history_sync_s;  /* start write-back of the history file this often */
     int format;             /* INGEST_FORMAT_*: auto recognizes UFM's CSV by its header */
     int kinds_given;        /* --counter-columns or --column-scales was given: UFM's defaults do not replace them */
+    uint32_t prerender_max_switches; /* past this many rows, ListMetrics is not pre-rendered (0: always) */
 } ingestd_config_t;
 
 typedef struct ingestd {

@@ -19,7 +19,8 @@ static int configure(int argc, char **argv, ingestd_config_t *cfg)
     int64_t history_bytes = 512LL << 20;
     double history_sync = 5;
     double interval = 10, timeout = 5, wait = 25, backoff_max = 5, forget_after = 3600;
-    int64_t max_switches = 16384, max_counters = 64, slots = 4, text_bytes = 0, body_bytes = 0, max_body = 64 << 20;
+    int64_t max_switches = 16384, max_counters = 64, slots = 4, text_bytes = 0, body_bytes = 0, max_body = 256 << 20;
+    int64_t prerender_max = 50000;
     const ft_opt_t opts[] = {
         {"source", FT_OPT_STR, &source, "URL", "CSV to ingest (http://): the matrix, or UFM Telemetry's http://HOST:9001/csv/metrics", 0, 0},
         {"format", FT_OPT_STR, &format, "FORMAT", "auto (UFM's CSV is recognized by its header), matrix or ufm", 0, 0},
@@ -35,13 +36,15 @@ static int configure(int argc, char **argv, ingestd_config_t *cfg)
         {"text-bytes", FT_OPT_I64, &text_bytes, "BYTES", "capacity: text pool per snapshot (0: 128 per switch)", 0, 1LL << 32},
         {"body-bytes", FT_OPT_I64, &body_bytes, "BYTES", "room for the pre-rendered ListMetrics (0: 1 KiB per switch)", 0,
          1LL << 36},
+        {"prerender-max-switches", FT_OPT_I64, &prerender_max, "N",
+         "pre-render ListMetrics into each slot up to N switches (rows); past it apid renders on demand (0: always)", 0, 1 << 22},
         {"counter-columns", FT_OPT_STR, &counters, "A,B", "cumulative columns (counters; the others are gauges)", 0, 0},
         {"column-scales", FT_OPT_STR, &scales, "A=N,B=N", "what one unit of a column is worth (UFM data counters: 4 bytes)", 0, 0},
         {"state-dir", FT_OPT_STR, &state_dir, "DIR", "where history.ft lives (default $STATE_DIRECTORY, else /var/lib/fabtel)", 0, 0},
         {"history-bytes", FT_OPT_I64, &history_bytes, "BYTES", "size of the history file (0: no history)", 0, 1LL << 44},
         {"history-sync", FT_OPT_F64, &history_sync, "SECONDS", "start write-back of history this often (what a power loss costs)", 0,
          3600},
-        {"max-body-bytes", FT_OPT_I64, &max_body, "BYTES", "largest CSV body accepted", 1024, 1LL << 32},
+        {"max-body-bytes", FT_OPT_I64, &max_body, "BYTES", "largest CSV body accepted (a 200,000-port UFM body is about 50-70 MB)", 1024, 1LL << 32},
         {"log-level", FT_OPT_STR, &log_level, "LEVEL", "debug, info, warn or error", 0, 0},
         {"log-file", FT_OPT_STR, &log_file, "PATH", "log to this file instead of stderr (reopened on SIGHUP)", 0, 0},
     };
@@ -63,6 +66,7 @@ static int configure(int argc, char **argv, ingestd_config_t *cfg)
     }
     *cfg = (ingestd_config_t){
         .format = fmt,
+        .prerender_max_switches = (uint32_t)prerender_max,
         .kinds_given = counters != default_counters || scales[0] != '\0',
         .source = source,
         .shm_name = shm_name,

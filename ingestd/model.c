@@ -708,7 +708,8 @@ int ingest_model_publish(ingest_model_t *m, ft_shm_t *shm, uint64_t now_ns)
     ft_snap_t v;
     ft_snap_at(&v, shm, n);
     const ingest_prerender_t *p = &m->pre;
-    if (ingest_prerender_run(&m->pre, &v) == 0)
+    int whole = m->prerender_max_rows == 0 || m->nrows <= m->prerender_max_rows;
+    if (whole && ingest_prerender_run(&m->pre, &v) == 0)
         ft_slot_write_body(&w, p->json.data, p->json.len, p->gz.len ? p->gz.data : NULL, p->gz.len);
     else
         ft_slot_write_body(&w, NULL, 0, NULL, 0); /* none: readers render it themselves */

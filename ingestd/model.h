@@ -77,6 +77,7 @@ typedef struct ingest_model {
     const char *column_scales;   /* "a=4,b=4,…": unit scales */
     const char *text_columns;    /* "a,b,…": columns that are text whatever their values (ingest_model_set_rules) */
     int empty_absent;            /* an empty numeric cell is absent (null), not a bad row */
+    uint32_t prerender_max_rows; /* past this many switches the ListMetrics body is not pre-rendered (0: always is) */
     uint32_t hash_size;
     ingest_col_t *cols;
     uint32_t ncols;

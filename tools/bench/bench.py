@@ -26,6 +26,9 @@ and as TSV. Cases (issue "Performance"):
     a deployment's bottlenecks over 1,000 nodes and a 60-minute window (tools/bench/orch_bench.c, in-process both)
  11 dashboard: the fabric view in headless Chromium at 50, 1,000 and 10,000 switches with a generation every second:
     time to first render, frame time per generation, page weight (tools/bench/dashboard_bench.py)
+ 12 UFM: 200,000 ports x 31 counters — in-process (tools/bench/ufm_bench.c: parse, rewrite, apply, publish, with and
+    without the pre-rendered ListMetrics, and with history), then live (producer --format ufm, ingestd, apid):
+    ingest durations while GetMetric is served under wrk
 Every server is stopped by pid at the end; every load is bounded in time and loopback only."""
 import argparse
 import datetime
@@ -586,6 +589,37 @@ def case_dashboard(env, args):
         record("11 dashboard", "failed", out.stderr[-300:], "")
 
 
+def case_ufm(env, args):
+    """UFM ingest at 200,000 ports x 31 counters: in-process phases, then the live pipeline with the API answering."""
+    out = subprocess.run([env.bin("tools/bench/bench-ufm"), "--switches", "5000", "--ports", "40", "--rounds", str(max(3, args.rounds)),
+                          "--history-bytes", str(2 << 30)], capture_output=True, text=True, timeout=1800).stdout
+    f = figures(out)
+    case = "12 UFM 200k ports x 31, in-process"
+    for line in out.splitlines()[1:4]:
+        record(case, line.split("  ")[0].strip(), line.split("total")[-1].strip(), "", line.split("total")[0].strip())
+    record(case, "pre-rendered / not, total", "%.0f / %.0f" % (f.get("total_prerendered_ms", 0), f.get("total_not_prerendered_ms", 0)), "ms")
+    prod = env.start("producer/fabtel-producer", "--listen", "127.0.0.1:0", "--switches", "5000", "--interval", "2", "--format", "ufm",
+                     "--ports-per-switch", "40", "--seed", "1")
+    url = "http://127.0.0.1:%d/csv/metrics" % prod.port()
+    shm = env.shm + "-ufm"
+    ing = env.ingestd(url, "--max-switches", "200016", "--max-counters", "64", "--history-bytes", str(2 << 30), shm=shm)
+    apid = env.start("apid/fabtel-apid", "--listen", "127.0.0.1:0", "--shm-name", shm, "--workers", "1")
+    base = "http://127.0.0.1:%d" % apid.port()
+    env.wait_for(lambda: http_get(base + "/health")[0] == 200, timeout=300, step=0.5)
+    port = "0x0c42a10300000001_1"
+    time.sleep(4)  # the first generations create 200,000 rows; the figures are of the steady state
+    r = wrk(base + "/telemetry/GetMetric?switch_id=%s&metric=PortXmitDataExtended" % port, max(10, args.duration * 2), conns=20, threads=1)
+    perf = json.loads(http_get(base + "/telemetry/performance")[2])
+    case = "12 UFM 200k ports x 31, live"
+    record(case, "GetMetric while ingesting", r["rps"], "req/s", "p99 %.2f ms, non-2xx %d" % (r["p99"], r["non2xx"]))
+    record(case, "ingest duration avg / max (24 h)", "%.0f / %.0f" % (perf["avg_ingest_duration_ms"], perf["max_ingest_duration_ms"]), "ms",
+           "first byte to visible, history on; %d ingests" % perf["total_ingest_count_24"])
+    stop_all(env, apid, ing, prod)
+    for name in os.listdir("/dev/shm"):
+        if name.startswith(shm.lstrip("/")):
+            os.unlink("/dev/shm/" + name)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
@@ -603,7 +637,7 @@ def main():
     env = Env(os.path.join(ROOT, "build-release"))
     cases = {"1": case_getmetric, "2": case_listmetrics, "3": case_under_ingest, "4": case_freshness, "5": case_ingest,
              "6": case_frontdoor, "7": case_flows, "8": case_history, "9": case_bottlenecks,
-             "10": case_orchd, "11": case_dashboard}
+             "10": case_orchd, "11": case_dashboard, "12": case_ufm}
     print("%-34s %-34s %12s %-6s %s" % ("case", "metric", "value", "unit", "note"))
     try:
         for c in args.cases.split(","):
