@@ -57,6 +57,8 @@ static inline int ft_buf_reserve(ft_buf_t *b, size_t more)
 
 static inline int ft_buf_append(ft_buf_t *b, const void *p, size_t n)
 {
+    if (n == 0) /* nothing to copy (and an empty buffer may have no memory yet: memcpy from or to NULL is undefined) */
+        return b->failed ? -ENOMEM : 0;
     if (ft_buf_reserve(b, n) != 0)
         return -ENOMEM;
     memcpy(b->data + b->len, p, n);

@@ -204,8 +204,8 @@ def test_ingest_ufm(env):
     ing = env.ingestd(base + "/csv/xcset/low_freq", "--wait", "1", "--max-switches", "256", "--max-counters", "64", shm=shm)
     check(env.wait_for(lambda: env.header(shm=shm)["generation"] > g0, timeout=30) and "rows_rejected" not in ing.text(),
           "the low-frequency set (Node_GUID, Port_Number) publishes into the same rows, none rejected:\n" + ing.text()[-500:])
-    rc, out, _ = env.shmdump("--switch", port, shm=shm)
-    check(rc == 0 and "Temperature" in out, "its values land in the same port's row:\n" + out[:300])
+    rc, out, err = env.shmdump("--switch", port, shm=shm)
+    check(rc == 0 and "Temperature" in out, "its values land in the same port's row (rc %d):\n%s%s" % (rc, out[:300], err[-300:]))
     ing.stop()
     # --format ufm on the matrix: refused with a reason, nothing published from it.
     mprod = env.producer("--switches", "3", "--interval", "3600")
