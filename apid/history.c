@@ -237,6 +237,8 @@ static int resolve(api_ctx_t *ctx, api_response_t *res, const hist_query_t *q, h
 /* A sample as it was recorded: integers exactly, doubles so that they read back the same. Returns bytes. */
 static size_t put_value(char *out, uint32_t type, uint64_t bits)
 {
+    if (type == FT_COL_UINT)
+        return ft_fmt_u64(out, bits);
     if (type != FT_COL_FLOAT)
         return ft_fmt_i64(out, (int64_t)bits);
     double d = ft_hist_value(FT_COL_FLOAT, bits);

@@ -137,6 +137,13 @@ static void service(api_ctx_t *ctx, ft_buf_t *b, uint64_t now)
 static void sample(ft_buf_t *b, const ft_snap_t *v, uint32_t type, uint64_t cell, uint32_t scale)
 {
     int64_t i = (int64_t)cell;
+    if (type == FT_COL_UINT) { /* exact while the product fits 64 bits, else a float (Prometheus keeps floats anyway) */
+        if (cell <= UINT64_MAX / scale)
+            ft_render_cell(b, v, type, cell * scale);
+        else
+            put(b, "%.17g", (double)cell * scale);
+        return;
+    }
     if (scale == 1 || (type == FT_COL_INT && i >= 0 && (uint64_t)i <= UINT64_MAX / scale && (uint64_t)i * scale <= INT64_MAX)) {
         if (scale != 1)
             cell = (uint64_t)(i * (int64_t)scale);
@@ -165,7 +172,7 @@ static void family(api_ctx_t *ctx, ft_buf_t *b, const ft_snap_t *v, uint32_t c, 
         scale != 1 ? " (in base units: the CSV's value times its scale)" : "", mname, counter ? "counter" : "gauge");
     for (uint32_t r = 0; r < v->nrows; r++) {
         uint64_t cell = ft_snap_cell(v, r, c);
-        if (!ft_snap_row_live(v, r) || cell == (type == FT_COL_INT ? FT_CELL_NULL_INT : FT_CELL_NULL_FLOAT))
+        if (!ft_snap_row_live(v, r) || cell == (ft_col_is_integer(type) ? FT_CELL_NULL_INT : FT_CELL_NULL_FLOAT))
             continue;
         ft_buf_append(b, mname, strlen(mname));
         ft_buf_append(b, "{switch_id=\"", 12);
@@ -189,7 +196,7 @@ static void fabric(api_ctx_t *ctx, ft_buf_t *b)
         for (uint32_t c = 0; c < v.ncols; c++) {
             uint64_t meta = ft_snap_col_meta(&v, c);
             uint32_t type = ft_col_meta_type(meta);
-            if (ft_col_meta_present(meta) && (type == FT_COL_INT || type == FT_COL_FLOAT))
+            if (ft_col_meta_present(meta) && ft_col_is_numeric(type))
                 family(ctx, b, &v, c, meta);
         }
         if (!ft_snap_retry(&v))

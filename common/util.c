@@ -125,21 +125,31 @@ size_t ft_json_escape(char *out, const char *str, size_t len)
     return o;
 }
 
-size_t ft_fmt_i64(char *out, int64_t v)
+static size_t fmt_digits(char *out, uint64_t x)
 {
     char tmp[24];
     size_t n = 0, o = 0;
-    uint64_t x = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
     do {
         tmp[n++] = (char)('0' + x % 10);
         x /= 10;
     } while (x);
-    if (v < 0)
-        out[o++] = '-';
     while (n)
         out[o++] = tmp[--n];
     out[o] = '\0';
     return o;
+}
+
+size_t ft_fmt_i64(char *out, int64_t v)
+{
+    if (v >= 0)
+        return fmt_digits(out, (uint64_t)v);
+    out[0] = '-';
+    return 1 + fmt_digits(out + 1, 0 - (uint64_t)v);
+}
+
+size_t ft_fmt_u64(char *out, uint64_t v)
+{
+    return fmt_digits(out, v);
 }
 
 /* The shortest decimal with at most 6 decimals that reads back as v, or 0 when there is none. */
@@ -268,6 +278,23 @@ int ft_parse_i64(const char *s, size_t len, int64_t *out)
     if (v > (uint64_t)INT64_MAX + (uint64_t)neg)
         return -ERANGE;
     *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return 0;
+}
+
+int ft_parse_u64(const char *s, size_t len, uint64_t *out)
+{
+    if (len == 0)
+        return -EINVAL;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned d = (unsigned)(unsigned char)s[i] - '0';
+        if (d > 9)
+            return -EINVAL;
+        if (v > (UINT64_MAX - d) / 10)
+            return -ERANGE;
+        v = v * 10 + d;
+    }
+    *out = v;
     return 0;
 }
 

@@ -38,6 +38,7 @@ static inline size_t ft_json_escape_bound(size_t len)
 
 /* Decimal text of v (NUL-terminated, out >= 24 bytes). Returns the length. */
 size_t ft_fmt_i64(char *out, int64_t v);
+size_t ft_fmt_u64(char *out, uint64_t v);
 /* Short text of a finite double that reads back to the same value (out >= 32 bytes). Returns the length. */
 size_t ft_fmt_double(char *out, double v);
 /* The same for a computed figure (an average, a rate): 15 significant digits by integer arithmetic, the last within one unit of printf's. */
@@ -49,6 +50,8 @@ size_t ft_fmt_double15(char *out, double v);
  * and overflow (JSON cannot carry them). 0 or -EINVAL / -ERANGE.
  */
 int ft_parse_i64(const char *s, size_t len, int64_t *out);
+/* Decimal digits only (no sign), 0..2^64-1; -EINVAL otherwise. */
+int ft_parse_u64(const char *s, size_t len, uint64_t *out);
 int ft_parse_f64(const char *s, size_t len, double *out);
 /*
  * A point in time for a query: RFC 3339 ("2026-12-06T01:00:00Z", "…:00.250+01:00") or Unix seconds as a

@@ -20,7 +20,7 @@
  */
 static uint64_t null_cell(uint8_t type)
 {
-    return type == FT_COL_INT ? FT_CELL_NULL_INT : type == FT_COL_FLOAT ? FT_CELL_NULL_FLOAT : FT_CELL_NULL_TEXT;
+    return ft_col_is_integer(type) ? FT_CELL_NULL_INT : type == FT_COL_FLOAT ? FT_CELL_NULL_FLOAT : FT_CELL_NULL_TEXT;
 }
 
 static uint64_t align8(uint64_t v)
@@ -118,10 +118,11 @@ static int listed(const char *list, const char *col, size_t len)
     return 0;
 }
 
-void ingest_model_set_rules(ingest_model_t *m, const char *text_columns, int empty_absent)
+void ingest_model_set_rules(ingest_model_t *m, const char *text_columns, int empty_absent, int unsigned_ints)
 {
     m->text_columns = text_columns;
     m->empty_absent = empty_absent;
+    m->unsigned_ints = unsigned_ints;
 }
 
 static ft_col_kind_t kind_of(const ingest_model_t *m, const char *col, size_t len)
@@ -199,6 +200,13 @@ static int parse_cell(uint8_t type, const char *s, size_t len, uint64_t *out)
         *out = (uint64_t)v;
         return 0;
     }
+    case FT_COL_UINT: {
+        uint64_t v;
+        if (ft_parse_u64(s, len, &v) != 0 || v == FT_CELL_NULL_INT) /* 2^63 is the absent value */
+            return -EINVAL;
+        *out = v;
+        return 0;
+    }
     case FT_COL_FLOAT: {
         double d;
         if (ft_parse_f64(s, len, &d) != 0)
@@ -215,12 +223,16 @@ static int parse_cell(uint8_t type, const char *s, size_t len, uint64_t *out)
     }
 }
 
-/* The type a new column gets from the values one body carries for it. */
-static uint8_t infer_type(const ingest_batch_t *b, size_t j, size_t hn)
+/*
+ * The type a new column gets from the values one body carries for it: integer if every value is one, unsigned if
+ * every value is a non-negative integer and some are past 2^63 - 1 (or unsigned_ints says integers are unsigned,
+ * as UFM's counters are), else float, else text.
+ */
+static uint8_t infer_type(const ingest_batch_t *b, size_t j, size_t hn, int unsigned_ints)
 {
-    uint8_t t = FT_COL_INT;
+    int can_int = 1, can_uint = 1, can_float = 1;
     size_t nonempty = 0;
-    for (size_t r = 1; r < b->nrows && t != FT_COL_TEXT; r++) {
+    for (size_t r = 1; r < b->nrows && (can_int || can_uint || can_float); r++) {
         if (b->row_nfields[r] != hn)
             continue;
         size_t len;
@@ -229,12 +241,15 @@ static uint8_t infer_type(const ingest_batch_t *b, size_t j, size_t hn)
             continue;
         nonempty++;
         uint64_t v;
-        if (t == FT_COL_INT && parse_cell(FT_COL_INT, s, len, &v) != 0)
-            t = FT_COL_FLOAT;
-        if (t == FT_COL_FLOAT && parse_cell(FT_COL_FLOAT, s, len, &v) != 0)
-            t = FT_COL_TEXT;
+        can_int = can_int && parse_cell(FT_COL_INT, s, len, &v) == 0;
+        can_uint = can_uint && parse_cell(FT_COL_UINT, s, len, &v) == 0;
+        can_float = can_float && (can_int || can_uint || parse_cell(FT_COL_FLOAT, s, len, &v) == 0);
     }
-    return nonempty ? t : FT_COL_TEXT;
+    if (!nonempty)
+        return FT_COL_TEXT;
+    if (can_uint && (unsigned_ints || !can_int))
+        return FT_COL_UINT;
+    return can_int ? FT_COL_INT : can_float ? FT_COL_FLOAT : FT_COL_TEXT;
 }
 
 static int grow_scratch(ingest_model_t *m, size_t nrows, size_t nfields)
@@ -426,7 +441,7 @@ static int judge_header(apply_t *a)
                 m->colmap[j] = (int32_t)c;
         if (m->colmap[j] < 0) {
             a->new_cols++;
-            a->newtype[j] = listed(m->text_columns, name, len) ? FT_COL_TEXT : infer_type(a->b, j, a->hn);
+            a->newtype[j] = listed(m->text_columns, name, len) ? FT_COL_TEXT : infer_type(a->b, j, a->hn, m->unsigned_ints);
         }
     }
     if (m->ncols + a->new_cols > m->cap.max_counters)
@@ -732,7 +747,7 @@ static int load_cols(ingest_model_t *m, const ft_snap_t *v)
         col->type = (uint8_t)ft_col_meta_type(meta);
         col->present = (uint8_t)ft_col_meta_present(meta);
         col->kind = kind_of(m, col->name, col->len); /* the configuration now, not the one that wrote the segment */
-        if (col->type < FT_COL_INT || col->type > FT_COL_TEXT)
+        if (col->type < FT_COL_INT || col->type > FT_COL_UINT)
             return -EPROTO;
     }
     return 0;

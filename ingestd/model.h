@@ -24,7 +24,8 @@
  *
  * Cells: the first column is the switch id; every other column gets a type
  * the first time it is seen (integer if every value in that body parses as a
- * 64-bit integer, else float if every value parses as a finite double, else
+ * signed 64-bit integer, unsigned if they all are non-negative and one is past
+ * 2^63 - 1, else float if every value parses as a finite double, else
  * text up to FT_TEXT_MAX bytes) and keeps it. A cell that does not parse as
  * its column's type makes its row bad. Names must be printable UTF-8 (no
  * control bytes); text must be UTF-8 without NUL (newlines are fine).
@@ -77,6 +78,7 @@ typedef struct ingest_model {
     const char *column_scales;   /* "a=4,b=4,…": unit scales */
     const char *text_columns;    /* "a,b,…": columns that are text whatever their values (ingest_model_set_rules) */
     int empty_absent;            /* an empty numeric cell is absent (null), not a bad row */
+    int unsigned_ints;           /* integer columns are unsigned 64-bit (UFM's counters) */
     uint32_t prerender_max_rows; /* past this many switches the ListMetrics body is not pre-rendered (0: always is) */
     uint32_t hash_size;
     ingest_col_t *cols;
@@ -122,10 +124,12 @@ int ingest_model_set_kinds(ingest_model_t *m, const char *counters, const char *
 
 /*
  * Format rules (UFM's: ingestd/ufm.h): columns that are text whatever their values look like (identity columns
- * such as a port number), and whether an empty numeric cell is absent (null) rather than a bad row. The string
- * must outlive the model. Defaults: none, and an empty numeric cell makes its row bad (the matrix's rule).
+ * such as a port number), whether an empty numeric cell is absent (null) rather than a bad row, and whether a new
+ * integer column is unsigned (0..2^64-1) from the start rather than only when a value needs it. The string must
+ * outlive the model. Defaults: none, an empty numeric cell makes its row bad, integers are signed unless a value
+ * is past 2^63-1 (the matrix's rules).
  */
-void ingest_model_set_rules(ingest_model_t *m, const char *text_columns, int empty_absent);
+void ingest_model_set_rules(ingest_model_t *m, const char *text_columns, int empty_absent, int unsigned_ints);
 
 /* Rebuild the model from the snapshot an earlier ingestd published (on reattach). */
 int ingest_model_load(ingest_model_t *m, const ft_shm_t *shm, uint64_t now_ns);

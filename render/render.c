@@ -17,6 +17,10 @@ int ft_render_cell(ft_buf_t *b, const ft_snap_t *v, uint32_t type, uint64_t cell
         if (cell == FT_CELL_NULL_INT)
             break;
         return ft_buf_append(b, tmp, ft_fmt_i64(tmp, (int64_t)cell));
+    case FT_COL_UINT:
+        if (cell == FT_CELL_NULL_INT)
+            break;
+        return ft_buf_append(b, tmp, ft_fmt_u64(tmp, cell));
     case FT_COL_FLOAT: {
         double d;
         memcpy(&d, &cell, sizeof(d));
@@ -149,7 +153,7 @@ int ft_render_metric(ft_buf_t *b, const ft_snap_t *v, uint32_t row, uint32_t col
 
 int ft_render_counters(ft_buf_t *b, const ft_snap_t *v)
 {
-    static const char *const types[] = {"unknown", "int", "float", "text"};
+    static const char *const types[] = {"unknown", "int", "float", "text", "uint"};
     char tmp[64], name[FT_NAME_MAX + 1];
     ft_buf_append(b, tmp, (size_t)snprintf(tmp, sizeof(tmp), "{\"generation\":%" PRIu64 ",\"counters\":[", v->gen));
     int first = 1;
@@ -161,8 +165,8 @@ int ft_render_counters(ft_buf_t *b, const ft_snap_t *v)
         uint32_t len = ft_snap_col_name(v, c, name);
         ft_buf_append(b, first ? "{\"name\":" : ",{\"name\":", first ? 8 : 9);
         ft_json_put_string(b, name, len);
-        ft_buf_append(b, tmp, (size_t)snprintf(tmp, sizeof(tmp), ",\"type\":\"%s\"", types[t <= 3 ? t : 0]));
-        if (t == FT_COL_INT || t == FT_COL_FLOAT)
+        ft_buf_append(b, tmp, (size_t)snprintf(tmp, sizeof(tmp), ",\"type\":\"%s\"", types[t <= FT_COL_UINT ? t : 0]));
+        if (ft_col_is_numeric(t))
             ft_buf_append(b, tmp, (size_t)snprintf(tmp, sizeof(tmp), ",\"kind\":\"%s\",\"scale\":%u",
                                                    ft_col_meta_counter(meta) ? "counter" : "gauge", ft_col_meta_scale(meta)));
         ft_buf_append(b, "}", 1);

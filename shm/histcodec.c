@@ -589,9 +589,10 @@ void ft_hist_agg_add(ft_hist_agg_t *a, uint32_t col, uint64_t v, int have_prev, 
     }
     if (a->count == 0)
         a->first = a->min = a->max = v, a->dsum = 0, a->dsq = 0, a->inc = 0;
-    if ((int64_t)v < (int64_t)a->min)
+    int uns = ft_hist_col_type(col) == FT_COL_UINT; /* unsigned order for UFM's counters past 2^63 */
+    if (uns ? v < a->min : (int64_t)v < (int64_t)a->min)
         a->min = v;
-    if ((int64_t)v > (int64_t)a->max)
+    if (uns ? v > a->max : (int64_t)v > (int64_t)a->max)
         a->max = v;
     a->last = v;
     int64_t d = (int64_t)(v - a->first);

@@ -366,7 +366,7 @@ double ft_hist_value(uint32_t type, uint64_t bits)
         memcpy(&d, &bits, 8);
         return d;
     }
-    return (double)(int64_t)bits;
+    return type == FT_COL_UINT ? (double)bits : (double)(int64_t)bits;
 }
 
 static void bucket_add(ft_hist_bucket_t *b, double v, uint64_t count, double sum, double min, double max)

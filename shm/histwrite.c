@@ -376,7 +376,7 @@ void ft_hist_set_column(ft_hist_writer_t *w, uint32_t col, const char *name, uin
         return;
     w->col_sig[col] = sig;
     w->col_version++;
-    if (type != FT_COL_INT && type != FT_COL_FLOAT) {
+    if (!ft_col_is_numeric(type)) {
         w->col_ctr[col] = -1;
         return;
     }

@@ -74,7 +74,11 @@
 #define FT_TEXT_BYTES_LIMIT (1ULL << 32)
 #define FT_BODY_BYTES_LIMIT (1ULL << 36)
 
-typedef enum { FT_COL_INT = 1, FT_COL_FLOAT = 2, FT_COL_TEXT = 3 } ft_col_type_t;
+/* UINT: unsigned 64-bit integers (UFM's counters, up to 2^64 - 1); its absent value is FT_CELL_NULL_INT, so 2^63
+ * itself is not a value (the parser refuses it, as it refuses INT64_MIN for INT). */
+typedef enum { FT_COL_INT = 1, FT_COL_FLOAT = 2, FT_COL_TEXT = 3, FT_COL_UINT = 4 } ft_col_type_t;
+static inline int ft_col_is_integer(uint32_t t) { return t == FT_COL_INT || t == FT_COL_UINT; }
+static inline int ft_col_is_numeric(uint32_t t) { return t == FT_COL_INT || t == FT_COL_UINT || t == FT_COL_FLOAT; }
 
 /*
  * Column meta word: name length | type << 8 | present << 16 | counter << 17 | scale << 32.

@@ -342,6 +342,19 @@ static void test_columns_stable_and_reattach(void)
 }
 
 /* Column kinds come from the configuration by name, reach the segment, and follow a changed configuration on reattach. */
+/* The matrix too: a column whose values pass 2^63 - 1 is unsigned; a negative value in it later is a bad row. */
+static void test_unsigned_column(void)
+{
+    env_t e;
+    env_init(&e, cap_default, 3600e9);
+    CHECK(ingest(&e, "switch_id,big,small\ns1,18446744073709551615,-1\ns2,5,2\n") == 0, "unsigned column: %s", e.res.why);
+    CHECK(strstr(row_json(&e, "s1"), "\"big\":18446744073709551615,\"small\":-1") != NULL, "exact: %s", row_json(&e, "s1"));
+    CHECK(ingest(&e, "switch_id,big,small\ns1,-3,1\ns2,6,2\n") == 0, "a negative value in an unsigned column: %s", e.res.why);
+    CHECK_EQ_U64(e.res.rows_rejected, 1);
+    CHECK(strstr(row_json(&e, "s1"), "\"big\":18446744073709551615") != NULL, "the bad row keeps its previous values (stale)");
+    env_destroy(&e);
+}
+
 static void test_column_kinds(void)
 {
     env_t e;
@@ -478,7 +491,7 @@ static void test_ufm(void)
     ingest_batch_t ufm;
     ingest_batch_init(&ufm, SIZE_MAX);
     char why[200];
-    ingest_model_set_rules(&e.m, INGEST_UFM_TEXT_COLUMNS, 1);
+    ingest_model_set_rules(&e.m, INGEST_UFM_TEXT_COLUMNS, 1, 1);
     CHECK(ingest_model_set_kinds(&e.m, INGEST_UFM_COUNTERS, INGEST_UFM_SCALES, why, sizeof(why)) == 0, "UFM kinds: %s", why);
     /* The low-frequency spelling, columns in their own order, an empty cell, a value past 2^53, the final empty line. */
     CHECK(ingest_ufm(&e, &ufm,
@@ -514,6 +527,18 @@ static void test_ufm(void)
     CHECK(strstr(row_json(&e, "0x0c42a103007ab890_2"), "\"PortXmitDataExtended\":150") != NULL && incarnation_of(&e, "0x0c42a103007ab890_2") == 1,
           "a port that returns keeps its row and incarnation");
     CHECK_EQ_U64(e.res.rows_rejected, 1); /* the row without a port number: a bad row, counted */
+    /* UFM's counters are unsigned 64-bit: up to 2^64 - 1 exact; 2^63 itself is the absent marker and makes its row bad. */
+    CHECK(ingest_ufm(&e, &ufm,
+                     "timestamp,node_guid,port_num,PortXmitDataExtended,PortRcvPktsExtended\n"
+                     "1796500003000000,0x0c42a103007ab890,1,18446744073709551615,9223372036854775807\n"
+                     "1796500003000000,0x0c42a103007ab890,2,9223372036854775809,1\n"
+                     "1796500003000000,0x0c42a103007ab891,1,9223372036854775808,1\n") == 0,
+          "counters past 2^63: %s", e.res.why);
+    j = row_json(&e, "0x0c42a103007ab890_1");
+    CHECK(strstr(j, "\"PortXmitDataExtended\":18446744073709551615") && strstr(j, "\"PortRcvPktsExtended\":9223372036854775807"),
+          "2^64 - 1 and 2^63 - 1 exact: %s", j);
+    CHECK(strstr(row_json(&e, "0x0c42a103007ab890_2"), "\"PortXmitDataExtended\":9223372036854775809") != NULL, "2^63 + 1 exact");
+    CHECK_EQ_U64(e.res.rows_rejected, 1);
     ingest_batch_parse(&e.b, "switch_id,a\ns1,1\n", 14);
     CHECK(!ingest_ufm_detect(&e.b), "the matrix is not taken for UFM");
     CHECK(ingest_ufm_translate(&e.b, &ufm, why, sizeof(why)) == -EINVAL && strstr(why, "node_guid") != NULL, "--format ufm on a matrix: %s", why);
@@ -534,6 +559,7 @@ int main(void)
     test_columns_stable_and_reattach();
     test_stale_empty_text();
     test_column_kinds();
+    test_unsigned_column();
     test_body_cap();
     test_history_records();
     return check_report("test_ingest_model");

@@ -60,6 +60,8 @@ static void print_point(const shmdump_hist_args_t *a, const ft_hist_entry_info_t
     char num[40], ts[32];
     if (type == FT_COL_FLOAT)
         ft_fmt_double(num, ft_hist_value(FT_COL_FLOAT, p->v));
+    else if (type == FT_COL_UINT)
+        ft_fmt_u64(num, p->v);
     else
         ft_fmt_i64(num, (int64_t)p->v);
     if (a->json) {

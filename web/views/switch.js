@@ -21,7 +21,7 @@ export function mount(el, { name, query }) {
   async function load() {
     try {
       const ctr = await getJSON("/telemetry/counters", { signal: st.ctl.signal });
-      const numeric = ctr.counters.filter((c) => c.type === "int" || c.type === "float");
+      const numeric = ctr.counters.filter((c) => c.type === "int" || c.type === "uint" || c.type === "float");
       const names = numeric.map((c) => c.name);
       st.probe = names[0];
       await showCurrent();
