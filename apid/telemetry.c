@@ -71,7 +71,7 @@ void api_get_metric(api_ctx_t *ctx, const api_request_t *req, api_response_t *re
         int64_t row = ft_snap_find_row(&v, sw->value, sw->value_len);
         int64_t col = ft_snap_find_col(&v, mt->value, mt->value_len);
         found = FOUND;
-        if (row < 0 || !ft_snap_row_live(&v, (uint32_t)row))
+        if (row < 0 || !ft_snap_row_shown(&v, (uint32_t)row))
             found = NO_SWITCH;
         else if (col < 0 || !ft_col_meta_present(ft_snap_col_meta(&v, (uint32_t)col)))
             found = NO_METRIC;
@@ -113,7 +113,7 @@ static int name_present(const ft_snap_t *v, const char *s, size_t len, int metri
     if (i < 0)
         return 0;
     *idx = (uint32_t)i;
-    return metric ? ft_col_meta_present(ft_snap_col_meta(v, (uint32_t)i)) : ft_snap_row_live(v, (uint32_t)i);
+    return metric ? ft_col_meta_present(ft_snap_col_meta(v, (uint32_t)i)) : ft_snap_row_shown(v, (uint32_t)i);
 }
 
 /* Resolve a comma-separated list of names against the view; 0, or -ENOENT with lf->bad set, or -E2BIG. */

@@ -138,7 +138,7 @@ static int as_matrix(ingestd_t *d, const ingest_batch_t **body)
         return r;
     }
     if (!d->ufm_rules) {
-        ingest_model_set_rules(&d->model, INGEST_UFM_TEXT_COLUMNS, 1, 1);
+        ingest_model_set_rules(&d->model, &INGEST_UFM_RULES);
         if (!d->cfg.kinds_given)
             ingest_model_set_kinds(&d->model, INGEST_UFM_COUNTERS, INGEST_UFM_SCALES, why, sizeof(why));
         d->ufm_rules = 1;

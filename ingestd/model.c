@@ -118,11 +118,9 @@ static int listed(const char *list, const char *col, size_t len)
     return 0;
 }
 
-void ingest_model_set_rules(ingest_model_t *m, const char *text_columns, int empty_absent, int unsigned_ints)
+void ingest_model_set_rules(ingest_model_t *m, const ingest_rules_t *rules)
 {
-    m->text_columns = text_columns;
-    m->empty_absent = empty_absent;
-    m->unsigned_ints = unsigned_ints;
+    m->rules = *rules;
 }
 
 static ft_col_kind_t kind_of(const ingest_model_t *m, const char *col, size_t len)
@@ -320,7 +318,7 @@ static int judge_row(ingest_model_t *m, const ingest_batch_t *b, size_t r, size_
         size_t len;
         const char *s = ingest_batch_field(b, r, j, &len);
         uint8_t type = m->colmap[j] >= 0 ? m->cols[m->colmap[j]].type : newtype[j];
-        if (len == 0 && m->empty_absent && type != FT_COL_TEXT) { /* a counter this row does not report */
+        if (len == 0 && m->rules.empty_absent && type != FT_COL_TEXT) { /* a counter this row does not report */
             m->parsed[b->row_first[r] + j] = null_cell(type);
             continue;
         }
@@ -354,6 +352,7 @@ static uint32_t alloc_row(ingest_model_t *m, const char *name, size_t len)
     memcpy(r->name, name, len);
     r->len = (uint8_t)len;
     r->used = 1;
+    r->shown_absent = (uint8_t)(m->rules.show_absent != 0);
     r->incarnation = incarnation;
     uint64_t *v = &m->vals[(uint64_t)row * m->cap.max_counters];
     for (uint32_t c = 0; c < m->ncols; c++)
@@ -441,7 +440,7 @@ static int judge_header(apply_t *a)
                 m->colmap[j] = (int32_t)c;
         if (m->colmap[j] < 0) {
             a->new_cols++;
-            a->newtype[j] = listed(m->text_columns, name, len) ? FT_COL_TEXT : infer_type(a->b, j, a->hn, m->unsigned_ints);
+            a->newtype[j] = listed(m->rules.text_columns, name, len) ? FT_COL_TEXT : infer_type(a->b, j, a->hn, m->rules.unsigned_ints);
         }
     }
     if (m->ncols + a->new_cols > m->cap.max_counters)
@@ -648,7 +647,8 @@ int ingest_model_apply(ingest_model_t *m, const ingest_batch_t *b, uint64_t now_
 
 static uint64_t row_meta(const ingest_row_t *r)
 {
-    uint32_t flags = (r->used ? FT_ROW_USED : 0) | (r->present ? FT_ROW_PRESENT : 0) | (r->stale ? FT_ROW_STALE : 0);
+    uint32_t flags = (r->used ? FT_ROW_USED : 0) | (r->present ? FT_ROW_PRESENT : 0) | (r->stale ? FT_ROW_STALE : 0) |
+                     (r->shown_absent ? FT_ROW_SHOWN_ABSENT : 0);
     return ft_row_meta(r->len, flags, r->incarnation);
 }
 
@@ -762,6 +762,7 @@ static void load_row(ingest_model_t *m, const ft_snap_t *v, uint32_t r, uint64_t
     row->used = (meta & FT_ROW_USED) != 0;
     row->present = (meta & FT_ROW_PRESENT) != 0;
     row->stale = (meta & FT_ROW_STALE) != 0;
+    row->shown_absent = (meta & FT_ROW_SHOWN_ABSENT) != 0;
     row->incarnation = ft_row_meta_incarnation(meta);
     row->last_seen_ns = now_ns; /* absence is timed from the restart */
     if (!row->used) {

@@ -53,9 +53,20 @@ typedef struct ingest_col {
     ft_col_kind_t kind; /* counter or gauge, unit scale: from the configuration, by name */
 } ingest_col_t;
 
+/*
+ * Format rules (UFM's: ingestd/ufm.h): columns that are text whatever their values look like (identity columns
+ * such as a port number); an empty numeric cell is absent (null) rather than a bad row; a new integer column is
+ * unsigned (0..2^64-1) from the start rather than only when a value needs it; an absent row stays shown (as
+ * "present": false) until it is forgotten. Defaults (all 0): the matrix's rules.
+ */
+typedef struct ingest_rules {
+    const char *text_columns; /* "a,b,…"; must outlive the model */
+    int empty_absent, unsigned_ints, show_absent;
+} ingest_rules_t;
+
 typedef struct ingest_row {
     char name[FT_NAME_MAX + 1];
-    uint8_t len, used, present, stale;
+    uint8_t len, used, present, stale, shown_absent;
     uint32_t incarnation; /* grows each time the row is given to a new switch (shm/layout.h) */
     uint32_t seen_mark; /* apply round that last saw this switch in a body */
     uint64_t last_seen_ns;
@@ -76,9 +87,7 @@ typedef struct ingest_model {
     uint64_t forget_after_ns;
     const char *counter_columns; /* "a,b,…": cumulative columns (ingest_model_set_kinds) */
     const char *column_scales;   /* "a=4,b=4,…": unit scales */
-    const char *text_columns;    /* "a,b,…": columns that are text whatever their values (ingest_model_set_rules) */
-    int empty_absent;            /* an empty numeric cell is absent (null), not a bad row */
-    int unsigned_ints;           /* integer columns are unsigned 64-bit (UFM's counters) */
+    ingest_rules_t rules;        /* the format's (ingest_model_set_rules) */
     uint32_t prerender_max_rows; /* past this many switches the ListMetrics body is not pre-rendered (0: always is) */
     uint32_t hash_size;
     ingest_col_t *cols;
@@ -122,14 +131,8 @@ void ingest_model_destroy(ingest_model_t *m);
  */
 int ingest_model_set_kinds(ingest_model_t *m, const char *counters, const char *scales, char *why, size_t whysz);
 
-/*
- * Format rules (UFM's: ingestd/ufm.h): columns that are text whatever their values look like (identity columns
- * such as a port number), whether an empty numeric cell is absent (null) rather than a bad row, and whether a new
- * integer column is unsigned (0..2^64-1) from the start rather than only when a value needs it. The string must
- * outlive the model. Defaults: none, an empty numeric cell makes its row bad, integers are signed unless a value
- * is past 2^63-1 (the matrix's rules).
- */
-void ingest_model_set_rules(ingest_model_t *m, const char *text_columns, int empty_absent, int unsigned_ints);
+/* The format's rules (above); they apply to the columns and rows the next bodies create. */
+void ingest_model_set_rules(ingest_model_t *m, const ingest_rules_t *rules);
 
 /* Rebuild the model from the snapshot an earlier ingestd published (on reattach). */
 int ingest_model_load(ingest_model_t *m, const ft_shm_t *shm, uint64_t now_ns);

@@ -21,6 +21,8 @@ const char INGEST_UFM_COUNTERS[] =
 
 const char INGEST_UFM_SCALES[] = "PortXmitDataExtended=4,PortRcvDataExtended=4,PortXmitData=4,PortRcvData=4";
 
+const ingest_rules_t INGEST_UFM_RULES = {INGEST_UFM_TEXT_COLUMNS, 1, 1, 1};
+
 /* The canonical name of a header column: UFM's low-frequency spellings map to the high-frequency ones. */
 static const char *canonical(const char *name, size_t len, size_t *outlen)
 {

@@ -14,10 +14,12 @@
  * node GUID or a port number keeps an empty key, which the model rejects as
  * a bad row (counted, logged) like any other.
  *
- * The model is told (ingest_model_set_rules) that UFM's identity columns are
- * text and that an empty cell is a counter the port does not report
- * (absent, served as null), and ingestd gives the data counters the unit
- * scale 4 (InfiniBand counts PortXmitData/PortRcvData in 4-byte words).
+ * The model is told (ingest_model_set_rules, INGEST_UFM_RULES) that UFM's
+ * identity columns are text, that an empty cell is a counter the port does
+ * not report (absent, served as null), that counters are unsigned 64-bit, and
+ * that a port missing from a body stays shown ("present": false) until it is
+ * forgotten; ingestd gives the data counters the unit scale 4 (InfiniBand
+ * counts PortXmitData/PortRcvData in 4-byte words).
  *
  * Who may call: ingestd's loop and tests; pure over the two batches.
  * Errors: 0, -EINVAL (not a UFM header: why says so), -ENOMEM.
@@ -28,12 +30,15 @@
 #include <stddef.h>
 
 #include "batch.h"
+#include "model.h"
 
 /* ingestd's --format. */
 typedef enum { INGEST_FORMAT_AUTO = 0, INGEST_FORMAT_MATRIX, INGEST_FORMAT_UFM } ingest_format_t;
 
 /* UFM's identity and descriptive columns (text), its cumulative counters, and its data counters' unit scale. */
 extern const char INGEST_UFM_TEXT_COLUMNS[];
+/* The model's rules for UFM: those text columns, empty cells absent, unsigned integers, absent ports still shown. */
+extern const ingest_rules_t INGEST_UFM_RULES;
 extern const char INGEST_UFM_COUNTERS[];
 extern const char INGEST_UFM_SCALES[];
 

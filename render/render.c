@@ -77,6 +77,8 @@ static int render_row(ft_buf_t *b, const ft_snap_t *v, uint32_t row, const shown
     uint32_t len = ft_snap_row_name(v, row, name);
     ft_buf_append(b, "{\"switch_id\":", 13);
     ft_json_put_string(b, name, len);
+    if (!ft_snap_row_live(v, row)) /* shown while absent: its cells are not this generation's */
+        return ft_buf_append(b, ",\"present\":false}", 17);
     for (uint32_t i = 0; i < sc->n; i++) {
         ft_buf_append(b, sc->keys.data + sc->key_off[i], sc->key_off[i + 1] - sc->key_off[i]);
         ft_render_cell(b, v, sc->type[i], ft_snap_cell(v, row, sc->idx[i]));
@@ -100,7 +102,7 @@ int ft_render_list(ft_buf_t *b, const ft_snap_t *v, const ft_render_filter_t *f)
     uint32_t n = f->rows ? f->nrows : v->nrows;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t row = f->rows ? f->rows[i] : i;
-        if (row >= v->nrows || !ft_snap_row_live(v, row))
+        if (row >= v->nrows || !ft_snap_row_shown(v, row))
             continue;
         if (seen++ < f->offset || shown >= f->limit)
             continue;
@@ -137,9 +139,13 @@ int ft_render_metric(ft_buf_t *b, const ft_snap_t *v, uint32_t row, uint32_t col
     ft_buf_append(b, ",\"metric\":", 10);
     ft_json_put_string(b, name, len);
     ft_buf_append(b, ",\"value\":", 9);
-    ft_render_cell(b, v, ft_col_meta_type(ft_snap_col_meta(v, col)), ft_snap_cell(v, row, col));
+    int live = ft_snap_row_live(v, row); /* else shown while absent: no value this generation */
+    if (live)
+        ft_render_cell(b, v, ft_col_meta_type(ft_snap_col_meta(v, col)), ft_snap_cell(v, row, col));
+    else
+        ft_buf_append(b, "null,\"present\":false", 20);
     int64_t tc = ft_render_timestamp_col(v);
-    if (tc >= 0) {
+    if (tc >= 0 && live) {
         ft_buf_append(b, ",\"timestamp\":", 13);
         ft_render_cell(b, v, FT_COL_TEXT, ft_snap_cell(v, row, (uint32_t)tc));
     }

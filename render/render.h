@@ -41,6 +41,7 @@ int ft_render_list(ft_buf_t *b, const ft_snap_t *v, const ft_render_filter_t *f)
 int ft_render_cell(ft_buf_t *b, const ft_snap_t *v, uint32_t type, uint64_t cell);
 
 /* {"switch_id":…,"metric":…,"value":…,"timestamp":…,"collected_at":…,"generation":N[,"stale":true]} */
+/* A row shown while absent (shm/layout.h FT_ROW_SHOWN_ABSENT) answers "value":null,"present":false. */
 int ft_render_metric(ft_buf_t *b, const ft_snap_t *v, uint32_t row, uint32_t col);
 
 /*

@@ -106,14 +106,20 @@ static inline uint32_t ft_col_meta_scale(uint64_t m) { return (uint32_t)(m >> 32
 #define FT_ROW_USED (1u << 8)
 #define FT_ROW_PRESENT (1u << 9)
 #define FT_ROW_STALE (1u << 10)
+/* While absent, the row is still shown, as "present": false with no values (UFM's ports: a port that goes down stays
+ * visible until it is forgotten); without it an absent row is not shown (the matrix's switches). */
+#define FT_ROW_SHOWN_ABSENT (1u << 11)
 static inline uint64_t ft_row_meta(uint32_t len, uint32_t flags, uint32_t incarnation)
 {
-    return (uint64_t)(len & 0xff) | (flags & (FT_ROW_USED | FT_ROW_PRESENT | FT_ROW_STALE)) | (uint64_t)incarnation << 32;
+    return (uint64_t)(len & 0xff) | (flags & (FT_ROW_USED | FT_ROW_PRESENT | FT_ROW_STALE | FT_ROW_SHOWN_ABSENT)) |
+           (uint64_t)incarnation << 32;
 }
 static inline uint32_t ft_row_meta_len(uint64_t m) { return (uint32_t)(m & 0xff); }
 static inline uint32_t ft_row_meta_incarnation(uint64_t m) { return (uint32_t)(m >> 32); }
 /* The one definition of a row a reader shows: it names a switch, and that switch was in this generation's body. */
 static inline int ft_row_meta_live(uint64_t m) { return (m & (FT_ROW_USED | FT_ROW_PRESENT)) == (FT_ROW_USED | FT_ROW_PRESENT); }
+/* A row ListMetrics shows: live, or absent but kept visible (FT_ROW_SHOWN_ABSENT). Only live rows have values. */
+static inline int ft_row_meta_shown(uint64_t m) { return (m & FT_ROW_USED) && (m & (FT_ROW_PRESENT | FT_ROW_SHOWN_ABSENT)); }
 
 /*
  * Cells. An absent value (a stale row has none for a column that appeared

@@ -77,6 +77,12 @@ static inline int ft_snap_row_live(const ft_snap_t *v, uint32_t row)
     return ft_row_meta_live(ft_seq_load(&v->rows[(uint64_t)row * FT_REC_WORDS + FT_NAME_WORDS]));
 }
 
+/* The row is shown: live, or absent but kept visible (ft_row_meta_shown); its cells mean something only when live. */
+static inline int ft_snap_row_shown(const ft_snap_t *v, uint32_t row)
+{
+    return ft_row_meta_shown(ft_seq_load(&v->rows[(uint64_t)row * FT_REC_WORDS + FT_NAME_WORDS]));
+}
+
 /* Row identity over time: the row's incarnation (shm/layout.h). */
 static inline uint32_t ft_snap_row_incarnation(const ft_snap_t *v, uint32_t row)
 {

@@ -491,7 +491,7 @@ static void test_ufm(void)
     ingest_batch_t ufm;
     ingest_batch_init(&ufm, SIZE_MAX);
     char why[200];
-    ingest_model_set_rules(&e.m, INGEST_UFM_TEXT_COLUMNS, 1, 1);
+    ingest_model_set_rules(&e.m, &INGEST_UFM_RULES);
     CHECK(ingest_model_set_kinds(&e.m, INGEST_UFM_COUNTERS, INGEST_UFM_SCALES, why, sizeof(why)) == 0, "UFM kinds: %s", why);
     /* The low-frequency spelling, columns in their own order, an empty cell, a value past 2^53, the final empty line. */
     CHECK(ingest_ufm(&e, &ufm,
@@ -519,7 +519,17 @@ static void test_ufm(void)
           "the other spelling ingests: %s", e.res.why);
     CHECK(e.m.ncols == ncols + 1, "both spellings feed the same columns (only port_guid is new): %u -> %u", ncols, e.m.ncols);
     CHECK(strstr(row_json(&e, "0x0c42a103007ab890_1"), "\"PortXmitDataExtended\":5") != NULL, "a counter that went down (reset) is taken");
-    CHECK_EQ_STR(row_json(&e, "0x0c42a103007ab890_2"), "\"metrics\":[]}");
+    CHECK_EQ_STR(row_json(&e, "0x0c42a103007ab890_2"), "\"metrics\":[{\"switch_id\":\"0x0c42a103007ab890_2\",\"present\":false}]}");
+    {
+        ft_snap_t v;
+        ft_buf_t one;
+        ft_buf_init(&one);
+        ft_snap_begin(&v, &e.shm);
+        ft_render_metric(&one, &v, (uint32_t)row_of(&e, "0x0c42a103007ab890_2"), (uint32_t)ft_snap_find_col(&v, "PortXmitDataExtended", 20));
+        ft_buf_append(&one, "", 1);
+        CHECK(strstr(one.data, "\"value\":null,\"present\":false,\"collected_at\"") != NULL, "GetMetric of a port gone down: %s", one.data);
+        ft_buf_destroy(&one);
+    }
     CHECK(ingest_ufm(&e, &ufm,
                      "timestamp,node_guid,port_num,PortXmitDataExtended\n1796500002000000,0x0c42a103007ab890,2,150\n"
                      ",0x0c42a103007ab890,,1\n") == 0,

@@ -59,7 +59,7 @@ static int side_init(side_t *s, const char *tag, uint32_t rows, int prerender, u
         fprintf(stderr, "bench-ufm: %s: %s\n", tag, why);
         return -1;
     }
-    ingest_model_set_rules(&s->m, INGEST_UFM_TEXT_COLUMNS, 1, 1);
+    ingest_model_set_rules(&s->m, &INGEST_UFM_RULES);
     ingest_model_set_kinds(&s->m, INGEST_UFM_COUNTERS, INGEST_UFM_SCALES, why, sizeof(why));
     s->m.prerender_max_rows = prerender ? 0 : 1;
     if (hist_bytes) {

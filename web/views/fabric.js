@@ -80,7 +80,7 @@ export function mount(el, { query }) {
       const v = r[c];
       cells.push(h("td", { class: zclass(zscore(v, st.stats[c])) || undefined, text: fmtNum(v) }));
     }
-    return h("tr", { class: r.stale ? "stale" : undefined, dataset: { switch: r.switch_id } }, cells);
+    return h("tr", { class: r.stale ? "stale" : r.present === false ? "absent" : undefined, dataset: { switch: r.switch_id } }, cells);
   }
 
   function drawRows() {

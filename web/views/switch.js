@@ -59,7 +59,8 @@ export function mount(el, { name, query }) {
       state.textContent = "absent from the latest generation";
       return;
     }
-    state.textContent = row.stale ? "stale: its latest row was rejected; previous values shown" : `sampled ${row.timestamp}`;
+    state.textContent = row.present === false ? "not reported in the latest generation (a port gone down)"
+      : row.stale ? "stale: its latest row was rejected; previous values shown" : `sampled ${row.timestamp}`;
     for (const [k, v] of Object.entries(row)) {
       if (k === "switch_id" || k === "timestamp" || k === "stale") continue;
       current.append(h("div", { class: "card" }, h("div", { class: "k", text: k }), h("div", { class: "v", text: fmtNum(v) })));
