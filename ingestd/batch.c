@@ -145,6 +145,53 @@ int ingest_batch_add_field(ingest_batch_t *b, const char *s, size_t len)
     return b->error;
 }
 
+void ingest_batch_take_arena(ingest_batch_t *dst, ingest_batch_t *src)
+{
+    ft_buf_t t = dst->arena;
+    dst->arena = src->arena;
+    src->arena = t;
+    src->arena.len = 0;
+}
+
+int ingest_batch_add_ref(ingest_batch_t *b, uint32_t off, uint32_t len)
+{
+    if (b->error)
+        return b->error;
+    if (grow((void **)&b->field_off, &b->fields_cap, b->nfields + 1, sizeof(uint32_t), (void **)&b->field_len) != 0)
+        return b->error = -ENOMEM;
+    b->field_off[b->nfields] = off;
+    b->field_len[b->nfields] = len;
+    b->nfields++;
+    return 0;
+}
+
+int ingest_batch_add_refs(ingest_batch_t *b, const uint32_t *off, const uint32_t *len, size_t n)
+{
+    if (b->error)
+        return b->error;
+    if (grow((void **)&b->field_off, &b->fields_cap, b->nfields + n, sizeof(uint32_t), (void **)&b->field_len) != 0)
+        return b->error = -ENOMEM;
+    memcpy(b->field_off + b->nfields, off, n * sizeof(uint32_t));
+    memcpy(b->field_len + b->nfields, len, n * sizeof(uint32_t));
+    b->nfields += n;
+    return 0;
+}
+
+int ingest_batch_set_field(ingest_batch_t *b, size_t f, const char *s, size_t len)
+{
+    if (b->error)
+        return b->error;
+    if (ft_buf_reserve(&b->arena, len + 1) != 0)
+        return b->error = -ENOMEM;
+    b->field_off[f] = (uint32_t)b->arena.len;
+    b->field_len[f] = (uint32_t)len;
+    if (len)
+        memcpy(b->arena.data + b->arena.len, s, len);
+    b->arena.data[b->arena.len + len] = '\0';
+    b->arena.len += len + 1;
+    return 0;
+}
+
 int ingest_batch_end_row(ingest_batch_t *b)
 {
     on_row('\n', b);

@@ -47,6 +47,16 @@ int ingest_batch_finish(ingest_batch_t *b);
  */
 int ingest_batch_add_field(ingest_batch_t *b, const char *s, size_t len);
 int ingest_batch_end_row(ingest_batch_t *b);
+/*
+ * Rewriting without copying: take src's field bytes (src's field tables still describe them, now in dst's arena,
+ * until src is reset), then add fields that are bytes already in the arena (off, len: a field of src,
+ * NUL-terminated there) or new ones.
+ */
+void ingest_batch_take_arena(ingest_batch_t *dst, ingest_batch_t *src);
+int ingest_batch_add_ref(ingest_batch_t *b, uint32_t off, uint32_t len);
+/* The same for n fields at once (a row's worth); then field f (an index into the batch) may be given new bytes. */
+int ingest_batch_add_refs(ingest_batch_t *b, const uint32_t *off, const uint32_t *len, size_t n);
+int ingest_batch_set_field(ingest_batch_t *b, size_t f, const char *s, size_t len);
 /* Convenience for tests and tools: reset, feed all of it, finish. */
 int ingest_batch_parse(ingest_batch_t *b, const void *p, size_t n);
 

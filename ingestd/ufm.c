@@ -79,36 +79,43 @@ static size_t fmt_time(const char *s, size_t len, char *out)
     return ft_fmt_iso8601(out, (uint64_t)us * 1000);
 }
 
+/* Field j of row r of `in`, whose bytes now live in `arena` (ingest_batch_take_arena moved them). */
+static const char *field_in(const ft_buf_t *arena, const ingest_batch_t *in, size_t r, size_t j, uint32_t *off, uint32_t *len)
+{
+    size_t f = in->row_first[r] + j;
+    *off = in->field_off[f], *len = in->field_len[f];
+    return arena->data + *off;
+}
+
 static int translate_row(const ingest_batch_t *in, size_t r, const ufm_cols_t *c, ingest_batch_t *out)
 {
-    size_t n = in->row_nfields[r], glen = 0, plen = 0;
-    if (n == 1 && ingest_batch_field(in, r, 0, &glen) && glen == 0)
+    size_t n = in->row_nfields[r];
+    uint32_t off, glen = 0, plen = 0, len;
+    if (n == 1 && (field_in(&out->arena, in, r, 0, &off, &len), len == 0))
         return 0; /* an empty line (UFM ends its body with one) */
-    const char *guid = (size_t)c->guid < n ? ingest_batch_field(in, r, (size_t)c->guid, &glen) : "";
-    const char *port = (size_t)c->port < n ? ingest_batch_field(in, r, (size_t)c->port, &plen) : "";
-    char key[160];
+    char key[160], t[48];
     size_t klen = 0;
-    if (glen > 0 && plen > 0 && glen + plen + 1 < sizeof(key)) {
+    const char *guid = (size_t)c->guid < n ? field_in(&out->arena, in, r, (size_t)c->guid, &off, &glen) : "";
+    const char *port = (size_t)c->port < n ? field_in(&out->arena, in, r, (size_t)c->port, &off, &plen) : "";
+    if (glen > 0 && plen > 0 && (size_t)glen + plen + 1 < sizeof(key)) { /* copied out: adding may move the arena */
         memcpy(key, guid, glen);
         key[glen] = '_';
         memcpy(key + glen + 1, port, plen);
-        klen = glen + plen + 1;
+        klen = (size_t)glen + plen + 1;
     }
     ingest_batch_add_field(out, key, klen);
-    for (size_t j = 0; j < n; j++) {
-        size_t len;
-        const char *s = ingest_batch_field(in, r, j, &len);
-        char t[48];
-        if ((long)j == c->ts) {
-            len = fmt_time(s, len, t);
-            s = t;
-        }
-        ingest_batch_add_field(out, s, len);
+    size_t first = out->nfields;
+    /* The row's fields as they are: their bytes stay where the parser put them; only the time is new text. */
+    ingest_batch_add_refs(out, in->field_off + in->row_first[r], in->field_len + in->row_first[r], n);
+    if (c->ts >= 0 && (size_t)c->ts < n && out->error == 0) {
+        const char *s = field_in(&out->arena, in, r, (size_t)c->ts, &off, &len);
+        size_t tl = fmt_time(s, len, t);
+        ingest_batch_set_field(out, first + (size_t)c->ts, t, tl);
     }
     return ingest_batch_end_row(out);
 }
 
-int ingest_ufm_translate(const ingest_batch_t *in, ingest_batch_t *out, char *why, size_t whysz)
+int ingest_ufm_translate(ingest_batch_t *in, ingest_batch_t *out, char *why, size_t whysz)
 {
     ufm_cols_t c = find_cols(in);
     if (c.guid < 0 || c.port < 0) {
@@ -116,17 +123,23 @@ int ingest_ufm_translate(const ingest_batch_t *in, ingest_batch_t *out, char *wh
         return -EINVAL;
     }
     ingest_batch_reset(out);
+    ingest_batch_take_arena(out, in);
     ingest_batch_add_field(out, "port", 4);
     for (size_t j = 0; j < in->row_nfields[0]; j++) {
-        size_t len, cl;
-        const char *f = ingest_batch_field(in, 0, j, &len);
+        uint32_t off, len;
+        size_t cl;
+        const char *f = field_in(&out->arena, in, 0, j, &off, &len);
         const char *n = canonical(f, len, &cl);
-        ingest_batch_add_field(out, n, cl);
+        if (n == f)
+            ingest_batch_add_ref(out, off, len);
+        else
+            ingest_batch_add_field(out, n, cl); /* a static alias */
     }
     int r = ingest_batch_end_row(out);
     for (size_t row = 1; row < in->nrows && r == 0; row++)
         r = translate_row(in, row, &c, out);
     out->bytes = in->bytes;
     out->last_row_unterminated = in->last_row_unterminated;
+    in->nfields = in->nrows = in->cur_first = 0; /* consumed: its bytes are out's now */
     return r;
 }

@@ -45,7 +45,10 @@ extern const char INGEST_UFM_SCALES[];
 /* 1 when the header (row 0) is UFM's. */
 int ingest_ufm_detect(const ingest_batch_t *b);
 
-/* Rewrite `in` (a UFM body) into `out` (reset first). */
-int ingest_ufm_translate(const ingest_batch_t *in, ingest_batch_t *out, char *why, size_t whysz);
+/*
+ * Rewrite `in` (a UFM body) into `out` (reset first). The field bytes are not copied: `out` takes `in`'s arena and
+ * points at them, so `in` is left empty (reset it before parsing into it again). On -EINVAL `in` is untouched.
+ */
+int ingest_ufm_translate(ingest_batch_t *in, ingest_batch_t *out, char *why, size_t whysz);
 
 #endif
