@@ -68,15 +68,32 @@ int ingest_ufm_detect(const ingest_batch_t *b)
     return c.guid >= 0 && c.port >= 0;
 }
 
+/* The last second formatted: the ports of one scan share their second, so gmtime and the date are done once. */
+typedef struct time_cache {
+    int64_t sec;
+    char prefix[24]; /* "YYYY-MM-DDTHH:MM:SS." */
+} time_cache_t;
+
 /* Unix µs (digits only) as ISO 8601 with µs; anything else is kept as it came. */
-static size_t fmt_time(const char *s, size_t len, char *out)
+static size_t fmt_time(time_cache_t *tc, const char *s, size_t len, char *out)
 {
     int64_t us;
     if (len == 0 || len > 18 || ft_parse_i64(s, len, &us) != 0 || us < 0) {
         memcpy(out, s, len < 40 ? len : 40);
         return len < 40 ? len : 40;
     }
-    return ft_fmt_iso8601(out, (uint64_t)us * 1000);
+    int64_t sec = us / 1000000;
+    if (sec != tc->sec) {
+        ft_fmt_iso8601(tc->prefix, (uint64_t)sec * 1000000000ULL); /* "…:SS.000000Z": keep up to the dot */
+        tc->prefix[20] = '\0';
+        tc->sec = sec;
+    }
+    memcpy(out, tc->prefix, 20);
+    uint32_t frac = (uint32_t)(us % 1000000);
+    for (int i = 25; i >= 20; i--, frac /= 10)
+        out[i] = (char)('0' + frac % 10);
+    out[26] = 'Z';
+    return 27;
 }
 
 /* Field j of row r of `in`, whose bytes now live in `arena` (ingest_batch_take_arena moved them). */
@@ -87,7 +104,7 @@ static const char *field_in(const ft_buf_t *arena, const ingest_batch_t *in, siz
     return arena->data + *off;
 }
 
-static int translate_row(const ingest_batch_t *in, size_t r, const ufm_cols_t *c, ingest_batch_t *out)
+static int translate_row(const ingest_batch_t *in, size_t r, const ufm_cols_t *c, time_cache_t *tc, ingest_batch_t *out)
 {
     size_t n = in->row_nfields[r];
     uint32_t off, glen = 0, plen = 0, len;
@@ -109,7 +126,7 @@ static int translate_row(const ingest_batch_t *in, size_t r, const ufm_cols_t *c
     ingest_batch_add_refs(out, in->field_off + in->row_first[r], in->field_len + in->row_first[r], n);
     if (c->ts >= 0 && (size_t)c->ts < n && out->error == 0) {
         const char *s = field_in(&out->arena, in, r, (size_t)c->ts, &off, &len);
-        size_t tl = fmt_time(s, len, t);
+        size_t tl = fmt_time(tc, s, len, t);
         ingest_batch_set_field(out, first + (size_t)c->ts, t, tl);
     }
     return ingest_batch_end_row(out);
@@ -136,8 +153,9 @@ int ingest_ufm_translate(ingest_batch_t *in, ingest_batch_t *out, char *why, siz
             ingest_batch_add_field(out, n, cl); /* a static alias */
     }
     int r = ingest_batch_end_row(out);
+    time_cache_t tc = {-1, ""};
     for (size_t row = 1; row < in->nrows && r == 0; row++)
-        r = translate_row(in, row, &c, out);
+        r = translate_row(in, row, &c, &tc, out);
     out->bytes = in->bytes;
     out->last_row_unterminated = in->last_row_unterminated;
     in->nfields = in->nrows = in->cur_first = 0; /* consumed: its bytes are out's now */
