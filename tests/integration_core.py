@@ -189,6 +189,8 @@ def test_ingest_ufm(env):
           and got.get("port_num") == row["port_num"] and got.get("Temperature") == float(row["Temperature"]),
           "port %s as UFM sent it (exact counter, empty cell null, port number as text): %s" % (port, {k: got.get(k) for k in
           ("PortXmitDataExtended", "PortRcvRemotePhysicalErrorsExtended", "port_num", "Temperature")}))
+    st, _, body = http_get(api + "/telemetry/GetMetric?switch_id=%s&metric=PortXmitDataExtended" % port)
+    check(st == 200 and json.loads(body)["value"] == int(row["PortXmitDataExtended"]), "GetMetric of the port: %d %s" % (st, body[:120]))
     st, _, body = http_get(api + "/metrics")
     want = 'fabtel_switch_PortXmitDataExtended_total{switch_id="%s"} %d' % (port, int(row["PortXmitDataExtended"]) * 4)
     check(want in body.decode(), "/metrics exports data counters in bytes (x4): %s" % want)

@@ -607,13 +607,17 @@ def case_ufm(env, args):
     base = "http://127.0.0.1:%d" % apid.port()
     env.wait_for(lambda: http_get(base + "/health")[0] == 200, timeout=300, step=0.5)
     port = "0x0c42a10300000001_1"
-    time.sleep(4)  # the first generations create 200,000 rows; the figures are of the steady state
-    r = wrk(base + "/telemetry/GetMetric?switch_id=%s&metric=PortXmitDataExtended" % port, max(10, args.duration * 2), conns=20, threads=1)
-    perf = json.loads(http_get(base + "/telemetry/performance")[2])
+    time.sleep(6)  # the first generations create 200,000 rows and their history series; the figures are of the steady state
+    p0 = json.loads(http_get(base + "/telemetry/performance")[2])
+    r = wrk(base + "/telemetry/GetMetric?switch_id=%s&metric=PortXmitDataExtended" % port, max(20, args.duration * 4), conns=20, threads=1)
+    p1 = json.loads(http_get(base + "/telemetry/performance")[2])
+    n0, n1 = p0["total_ingest_count_24"], p1["total_ingest_count_24"]
+    steady = (p1["avg_ingest_duration_ms"] * n1 - p0["avg_ingest_duration_ms"] * n0) / max(1, n1 - n0)
     case = "12 UFM 200k ports x 31, live"
     record(case, "GetMetric while ingesting", r["rps"], "req/s", "p99 %.2f ms, non-2xx %d" % (r["p99"], r["non2xx"]))
-    record(case, "ingest duration avg / max (24 h)", "%.0f / %.0f" % (perf["avg_ingest_duration_ms"], perf["max_ingest_duration_ms"]), "ms",
-           "first byte to visible, history on; %d ingests" % perf["total_ingest_count_24"])
+    record(case, "ingest duration, steady state (avg of the ingests during wrk)", steady, "ms",
+           "first byte to visible, history on; %d ingests; all 24 h incl. the first: avg %.0f, max %.0f" % (
+               n1 - n0, p1["avg_ingest_duration_ms"], p1["max_ingest_duration_ms"]))
     stop_all(env, apid, ing, prod)
     for name in os.listdir("/dev/shm"):
         if name.startswith(shm.lstrip("/")):
