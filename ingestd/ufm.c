@@ -71,7 +71,7 @@ int ingest_ufm_detect(const ingest_batch_t *b)
 /* The last second formatted: the ports of one scan share their second, so gmtime and the date are done once. */
 typedef struct time_cache {
     int64_t sec;
-    char prefix[24]; /* "YYYY-MM-DDTHH:MM:SS." */
+    char prefix[32]; /* "YYYY-MM-DDTHH:MM:SS." (ft_fmt_iso8601 writes 28 bytes into it first) */
 } time_cache_t;
 
 /* Unix µs (digits only) as ISO 8601 with µs; anything else is kept as it came. */
