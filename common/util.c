@@ -258,29 +258,6 @@ size_t ft_fmt_double15(char *out, double v)
     return n > 0 ? n : (size_t)snprintf(out, 32, "%.15g", v);
 }
 
-int ft_parse_i64(const char *s, size_t len, int64_t *out)
-{
-    size_t i = 0;
-    int neg = 0;
-    if (len > 0 && (s[0] == '-' || s[0] == '+'))
-        neg = s[0] == '-', i = 1;
-    if (i == len)
-        return -EINVAL;
-    uint64_t v = 0;
-    for (; i < len; i++) {
-        unsigned d = (unsigned)(unsigned char)s[i] - '0';
-        if (d > 9)
-            return -EINVAL;
-        if (v > (UINT64_MAX - d) / 10)
-            return -ERANGE;
-        v = v * 10 + d;
-    }
-    if (v > (uint64_t)INT64_MAX + (uint64_t)neg)
-        return -ERANGE;
-    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
-    return 0;
-}
-
 int ft_parse_u64(const char *s, size_t len, uint64_t *out)
 {
     if (len == 0)
@@ -295,6 +272,22 @@ int ft_parse_u64(const char *s, size_t len, uint64_t *out)
         v = v * 10 + d;
     }
     *out = v;
+    return 0;
+}
+
+int ft_parse_i64(const char *s, size_t len, int64_t *out)
+{
+    size_t i = 0;
+    int neg = 0;
+    if (len > 0 && (s[0] == '-' || s[0] == '+'))
+        neg = s[0] == '-', i = 1;
+    uint64_t v;
+    int r = ft_parse_u64(s + i, len - i, &v);
+    if (r != 0)
+        return r;
+    if (v > (uint64_t)INT64_MAX + (uint64_t)neg)
+        return -ERANGE;
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
     return 0;
 }
 

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "bench_stats.h"
 #include "histread.h"
 #include "model.h"
 #include "sim.h"
@@ -54,17 +55,6 @@ static double cpu_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, size_t n)
-{
-    qsort(v, n, sizeof(double), cmp);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static int side_init(side_t *s, const char *tag, uint32_t n, const char *hist_path, uint64_t hist_bytes, size_t gens)
 {
@@ -242,13 +232,13 @@ int main(int argc, char **argv)
     }
     /* the first two generations create rows and first-touch pages: the medians are over the rest */
     size_t skip = gens > 4 ? 2 : 0;
-    double off_total = median(off.total_ms + skip, gens - skip), on_total = median(on.total_ms + skip, gens - skip);
-    double off_pub = median(off.publish_ms + skip, gens - skip), on_pub = median(on.publish_ms + skip, gens - skip);
+    double off_total = bench_median(off.total_ms + skip, gens - skip), on_total = bench_median(on.total_ms + skip, gens - skip);
+    double off_pub = bench_median(off.publish_ms + skip, gens - skip), on_pub = bench_median(on.publish_ms + skip, gens - skip);
     printf("switches %u, generations %zu (medians of the last %zu), CSV %zu bytes, history file %" PRIu64 " MiB\n", n, gens, gens - skip,
            csv.len, bytes >> 20);
     printf("parse+apply+publish   history off %9.3f ms   on %9.3f ms   ratio on/off %.3f\n", off_total, on_total, on_total / off_total);
     printf("publish alone         history off %9.3f ms   on %9.3f ms   ratio on/off %.3f\n", off_pub, on_pub, on_pub / off_pub);
-    double off_cpu = median(off.cpu_ms + skip, gens - skip), on_cpu = median(on.cpu_ms + skip, gens - skip);
+    double off_cpu = bench_median(off.cpu_ms + skip, gens - skip), on_cpu = bench_median(on.cpu_ms + skip, gens - skip);
     printf("CPU time (all threads) history off %9.3f ms   on %9.3f ms   ratio on/off %.3f (history runs beside the render)\n", off_cpu,
            on_cpu, on_cpu / off_cpu);
     side_destroy(&off);

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_stats.h"
+
 #include "fabric.h"
 #include "store.h"
 
@@ -25,17 +27,6 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(double), cmp);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static int bench_tick(const char *dir, int deployments, int nodes, int rounds)
 {
@@ -74,8 +65,8 @@ static int bench_tick(const char *dir, int deployments, int nodes, int rounds)
             unlink(p);
         }
     }
-    printf("create_%d_nodes_s %.6f\ntick_all_due_s %.6f moved %" PRIu64 "\ntick_none_due_s %.6f\n", nodes, median(create, rounds),
-           median(due, rounds), moved, median(none, rounds));
+    printf("create_%d_nodes_s %.6f\ntick_all_due_s %.6f moved %" PRIu64 "\ntick_none_due_s %.6f\n", nodes, bench_median(create, (size_t)rounds),
+           bench_median(due, (size_t)rounds), moved, bench_median(none, (size_t)rounds));
     return 0;
 }
 
@@ -106,7 +97,7 @@ static int bench_bottlenecks(const char *path, int nodes, int minutes, int round
     }
     ft_buf_append(&out, "", 1);
     const char *tb = strstr(out.data, "\"total_bottlenecks\":");
-    printf("bottlenecks_s %.6f flagged %d\n", median(took, rounds), tb ? atoi(tb + 20) : -1);
+    printf("bottlenecks_s %.6f flagged %d\n", bench_median(took, (size_t)rounds), tb ? atoi(tb + 20) : -1);
     ft_buf_destroy(&out);
     free(refs);
     orch_fabric_destroy(&f);

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_stats.h"
+
 #include "batch.h"
 #include "histwrite.h"
 #include "model.h"
@@ -28,17 +30,6 @@ static double mono_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(double), cmp);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 typedef struct side {
     char name[64];
@@ -141,12 +132,12 @@ int main(int argc, char **argv)
     for (int k = 0; k < nsides; k++) {
         side_t *s = sides[k];
         printf("%-17s parse %7.1f ms  rewrite %6.1f ms  apply %6.1f ms  publish %7.1f ms  total %7.1f ms\n", names[k],
-               median(s->parse, rounds), median(s->rewrite, rounds), median(s->apply, rounds), median(s->publish, rounds),
-               median(s->total, rounds));
+               bench_median(s->parse, (size_t)rounds), bench_median(s->rewrite, (size_t)rounds), bench_median(s->apply, (size_t)rounds), bench_median(s->publish, (size_t)rounds),
+               bench_median(s->total, (size_t)rounds));
     }
-    printf("total_prerendered_ms %.1f\ntotal_not_prerendered_ms %.1f\n", median(on.total, rounds), median(off.total, rounds));
+    printf("total_prerendered_ms %.1f\ntotal_not_prerendered_ms %.1f\n", bench_median(on.total, (size_t)rounds), bench_median(off.total, (size_t)rounds));
     if (hist_bytes)
-        printf("total_history_ms %.1f\n", median(hist.total, rounds));
+        printf("total_history_ms %.1f\n", bench_median(hist.total, (size_t)rounds));
     for (int k = 0; k < nsides; k++) {
         if (sides[k]->m.hist != NULL) {
             ft_hist_writer_close(&sides[k]->hist);
