@@ -258,6 +258,25 @@ size_t ft_fmt_double15(char *out, double v)
     return n > 0 ? n : (size_t)snprintf(out, 32, "%.15g", v);
 }
 
+uint32_t ft_shard_of(const char *key, size_t len, uint32_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a 64: simple, stable across builds and hosts */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)key[i]) * 0x100000001b3ULL;
+    return n > 1 ? (uint32_t)(h % n) : 0;
+}
+
+int ft_shard_parse(const char *s, uint32_t *i, uint32_t *n)
+{
+    const char *slash = s ? strchr(s, '/') : NULL;
+    uint64_t a, b;
+    if (slash == NULL || ft_parse_u64(s, (size_t)(slash - s), &a) != 0 || ft_parse_u64(slash + 1, strlen(slash + 1), &b) != 0 ||
+        b < 1 || b > 65536 || a >= b)
+        return -EINVAL;
+    *i = (uint32_t)a, *n = (uint32_t)b;
+    return 0;
+}
+
 int ft_parse_u64(const char *s, size_t len, uint64_t *out)
 {
     if (len == 0)

@@ -50,6 +50,14 @@ size_t ft_fmt_double15(char *out, double v);
  * and overflow (JSON cannot carry them). 0 or -EINVAL / -ERANGE.
  */
 int ft_parse_i64(const char *s, size_t len, int64_t *out);
+/*
+ * Shards (issue "Beyond one host"): a row belongs to shard FNV-1a-64(key) % n, key being the switch name (for UFM's
+ * rows, the node GUID, so all ports of a switch stay together). The producer and ingestd use this one function, so
+ * N stacks with shards 0..N-1 cover a fabric exactly once. "I/N" (0 <= I < N <= 65536) parses with ft_shard_parse.
+ */
+uint32_t ft_shard_of(const char *key, size_t len, uint32_t n);
+int ft_shard_parse(const char *s, uint32_t *i, uint32_t *n);
+
 /* Decimal digits only (no sign), 0..2^64-1; -EINVAL otherwise. */
 int ft_parse_u64(const char *s, size_t len, uint64_t *out);
 int ft_parse_f64(const char *s, size_t len, double *out);

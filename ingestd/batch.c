@@ -192,6 +192,22 @@ int ingest_batch_set_field(ingest_batch_t *b, size_t f, const char *s, size_t le
     return 0;
 }
 
+size_t ingest_batch_keep_rows(ingest_batch_t *b, int (*keep)(void *ctx, const ingest_batch_t *b, size_t row), void *ctx)
+{
+    size_t w = 1, dropped = 0;
+    for (size_t r = 1; r < b->nrows; r++) {
+        if (!keep(ctx, b, r)) {
+            dropped++;
+            continue;
+        }
+        b->row_first[w] = b->row_first[r], b->row_nfields[w] = b->row_nfields[r];
+        w++;
+    }
+    if (b->nrows > 0)
+        b->nrows = w;
+    return dropped;
+}
+
 int ingest_batch_end_row(ingest_batch_t *b)
 {
     on_row('\n', b);

@@ -57,6 +57,8 @@ int ingest_batch_add_ref(ingest_batch_t *b, uint32_t off, uint32_t len);
 /* The same for n fields at once (a row's worth); then field f (an index into the batch) may be given new bytes. */
 int ingest_batch_add_refs(ingest_batch_t *b, const uint32_t *off, const uint32_t *len, size_t n);
 int ingest_batch_set_field(ingest_batch_t *b, size_t f, const char *s, size_t len);
+/* Keep the header and the data rows `keep` says yes to (ingestd's --shard); returns the rows dropped. */
+size_t ingest_batch_keep_rows(ingest_batch_t *b, int (*keep)(void *ctx, const ingest_batch_t *b, size_t row), void *ctx);
 /* Convenience for tests and tools: reset, feed all of it, finish. */
 int ingest_batch_parse(ingest_batch_t *b, const void *p, size_t n);
 

@@ -126,7 +126,7 @@ static void unchanged(ingestd_t *d)
  * first one also gives the model UFM's rules and, unless the operator chose them, UFM's column kinds. 0, or the
  * failure already reported.
  */
-static int as_matrix(ingestd_t *d, const ingest_batch_t **body)
+static int as_matrix(ingestd_t *d, ingest_batch_t **body)
 {
     int ufm = d->cfg.format == INGEST_FORMAT_UFM || (d->cfg.format == INGEST_FORMAT_AUTO && ingest_ufm_detect(&d->batch));
     if (!ufm)
@@ -148,6 +148,19 @@ static int as_matrix(ingestd_t *d, const ingest_batch_t **body)
     return 0;
 }
 
+/* --shard: a row is ours when its switch hashes to our shard (ft_shard_of); a UFM port's switch is its key's GUID. */
+static int in_shard(void *ctx, const ingest_batch_t *b, size_t r)
+{
+    const ingestd_t *d = ctx;
+    size_t len;
+    const char *key = ingest_batch_field(b, r, 0, &len);
+    if (b == &d->ufm) {
+        const char *us = memrchr(key, '_', len);
+        len = us ? (size_t)(us - key) : len;
+    }
+    return ft_shard_of(key, len, d->cfg.shards) == d->cfg.shard;
+}
+
 /* The whole body is in the batch: judge it, publish it. */
 static void body_complete(ingestd_t *d)
 {
@@ -161,9 +174,11 @@ static void body_complete(ingestd_t *d)
         fail(d, FT_FAIL_PARSE, "out of memory parsing the body");
         return;
     }
-    const ingest_batch_t *body = &d->batch;
+    ingest_batch_t *body = &d->batch;
     if ((r = as_matrix(d, &body)) != 0)
         return;
+    if (d->cfg.shards > 1 && !d->cfg.source_shards)
+        ingest_batch_keep_rows(body, in_shard, d);
     if (ingest_model_apply(&d->model, body, now, &res) != 0) {
         fail(d, res.cause, res.why);
         return;

@@ -45,6 +45,8 @@ typedef struct ingestd_config {
     int format;             /* INGEST_FORMAT_*: auto recognizes UFM's CSV by its header */
     int kinds_given;        /* --counter-columns or --column-scales was given: UFM's defaults do not replace them */
     uint32_t prerender_max_switches; /* past this many rows, ListMetrics is not pre-rendered (0: always) */
+    uint32_t shard, shards;  /* --shard I/N (shards 0 or 1: the whole fabric) */
+    int source_shards;       /* --source-shards: the source filters (the URL asks for the shard); keep every row */
 } ingestd_config_t;
 
 typedef struct ingestd {

@@ -21,8 +21,12 @@ static int configure(int argc, char **argv, ingestd_config_t *cfg)
     double interval = 10, timeout = 5, wait = 25, backoff_max = 5, forget_after = 3600;
     int64_t max_switches = 16384, max_counters = 64, slots = 4, text_bytes = 0, body_bytes = 0, max_body = 256 << 20;
     int64_t prerender_max = 50000;
+    const char *shard = "";
+    int source_shards = 0;
     const ft_opt_t opts[] = {
         {"source", FT_OPT_STR, &source, "URL", "CSV to ingest (http://): the matrix, or UFM Telemetry's http://HOST:9001/csv/metrics", 0, 0},
+        {"shard", FT_OPT_STR, &shard, "I/N", "ingest only shard I of N (rows by a stable hash of the switch name; UFM: the node GUID)", 0, 0},
+        {"source-shards", FT_OPT_BOOL, &source_shards, NULL, "with --shard: ask the source for the shard (num_shards, shard) and keep every row", 0, 0},
         {"format", FT_OPT_STR, &format, "FORMAT", "auto (UFM's CSV is recognized by its header), matrix or ufm", 0, 0},
         {"interval", FT_OPT_F64, &interval, "SECONDS", "poll period for a source without ETags, or one that does not hold long polls", 0.001, 86400},
         {"timeout", FT_OPT_F64, &timeout, "SECONDS", "deadline of one fetch, on top of any long-poll wait", 0.01, 3600},
@@ -64,8 +68,21 @@ static int configure(int argc, char **argv, ingestd_config_t *cfg)
         fprintf(stderr, "fabtel-ingestd: --format is auto, matrix or ufm, not '%s'\n", format);
         return -1;
     }
+    uint32_t si = 0, sn = 0;
+    if (shard[0] != '\0' && ft_shard_parse(shard, &si, &sn) != 0) {
+        fprintf(stderr, "fabtel-ingestd: --shard is I/N with 0 <= I < N <= 65536, not '%s'\n", shard);
+        return -1;
+    }
+    static char sharded[4200]; /* --source-shards: the source URL asking for the shard, UFM Telemetry's way */
+    if (source_shards && sn > 1) {
+        snprintf(sharded, sizeof(sharded), "%s%cnum_shards=%u&shard=%u", source, strchr(source, '?') ? '&' : '?', sn, si);
+        source = sharded;
+    }
     *cfg = (ingestd_config_t){
         .format = fmt,
+        .shard = si,
+        .shards = sn,
+        .source_shards = source_shards,
         .prerender_max_switches = (uint32_t)prerender_max,
         .kinds_given = counters != default_counters || scales[0] != '\0',
         .source = source,

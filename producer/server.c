@@ -28,7 +28,7 @@ typedef struct prod_waiter {
     uint64_t deadline_ms;
     wait_kind_t kind;
     int mode;
-    int xset; /* held for the xcset body (UFM mode) rather than the main one */
+    prod_view_t view; /* which body, which shard */
 } prod_waiter_t;
 
 static h2o_generator_t generator = {NULL, NULL};
@@ -91,38 +91,84 @@ static prod_snapshot_t *body_of(const prod_server_t *s, int xset)
     return xset ? s->xcur : s->cur;
 }
 
-static void respond(prod_server_t *s, h2o_req_t *req, int mode, int xset)
+/* A shard's ETag: the body's, naming the shard ("…-s1of4"). */
+static h2o_iovec_t etag_of(h2o_req_t *req, const prod_snapshot_t *snap, prod_view_t view)
 {
-    prod_snapshot_t *snap = body_of(s, xset);
+    if (view.shards <= 1)
+        return h2o_iovec_init(snap->etag, snap->etag_len);
+    char *e = h2o_mem_alloc_pool(&req->pool, snap->etag_len + 32);
+    int n = snprintf(e, snap->etag_len + 32, "%.*s-s%uof%u\"", (int)snap->etag_len - 1, snap->etag, view.shard, view.shards);
+    return h2o_iovec_init(e, (size_t)n);
+}
+
+/*
+ * The rows of one shard (num_shards, shard): the header, then the lines whose key column hashes to it (ft_shard_of:
+ * the switch name; UFM's rows by their node GUID, so a switch's ports stay together).
+ */
+static h2o_iovec_t shard_copy(h2o_req_t *req, const prod_snapshot_t *snap, int key_col, prod_view_t view)
+{
+    char *out = h2o_mem_alloc_pool(&req->pool, snap->len + 1);
+    size_t o = 0;
+    const char *p = snap->data, *end = snap->data + snap->len;
+    for (int row = 0; p < end; row++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+        const char *k = p;
+        for (int c = 0; c < key_col && k < p + len; c++) {
+            const char *comma = memchr(k, ',', (size_t)(p + len - k));
+            k = comma ? comma + 1 : p + len;
+        }
+        const char *kend = memchr(k, ',', (size_t)(p + len - k));
+        if (kend == NULL)
+            kend = p + len - (nl ? 1 : 0);
+        if (row == 0 || ft_shard_of(k, (size_t)(kend - k), view.shards) == view.shard) {
+            memcpy(out + o, p, len);
+            o += len;
+        }
+        p += len;
+    }
+    return h2o_iovec_init(out, o);
+}
+
+static void respond(prod_server_t *s, h2o_req_t *req, int mode, prod_view_t view)
+{
+    prod_snapshot_t *snap = body_of(s, view.xset);
     h2o_iovec_t body = h2o_iovec_init(snap->data, snap->len);
     size_t content_length = snap->len;
     h2o_mem_link_shared(&req->pool, snap); /* the body stays valid however long the send takes */
+    if (view.shards > 1) {
+        int key_col = s->cfg.format != PROD_FORMAT_UFM ? 0 : view.xset ? 2 : 3; /* switch_id; node_guid; Node_GUID */
+        body = shard_copy(req, snap, key_col, view);
+        content_length = body.len;
+    }
     if (mode == PROD_FAULT_CORRUPT) {
         body = corrupt_copy(req, snap);
         content_length = body.len;
     } else if (mode == PROD_FAULT_EMPTY) {
-        const char *nl = memchr(snap->data, '\n', snap->len);
-        body.len = content_length = nl ? (size_t)(nl - snap->data) + 1 : snap->len;
+        const char *nl = memchr(body.base, '\n', body.len);
+        body.len = content_length = nl ? (size_t)(nl - body.base) + 1 : body.len;
     } else if (mode == PROD_FAULT_TRUNCATE) {
-        body.len = snap->len / 2; /* announce it all, send half, then close */
+        body.len = content_length / 2; /* announce it all, send half, then close */
         req->http1_is_persistent = 0;
     }
     req->res.status = 200;
     req->res.reason = "OK";
     req->res.content_length = content_length;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/csv; charset=utf-8"));
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, snap->etag, snap->etag_len);
+    h2o_iovec_t etag = etag_of(req, snap, view);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, etag.base, etag.len);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
     h2o_start_response(req, &generator);
     h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
 }
 
-static void respond_304(prod_server_t *s, h2o_req_t *req, int xset)
+static void respond_304(prod_server_t *s, h2o_req_t *req, prod_view_t view)
 {
-    const prod_snapshot_t *snap = body_of(s, xset);
+    const prod_snapshot_t *snap = body_of(s, view.xset);
     req->res.status = 304;
     req->res.reason = "Not Modified";
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, snap->etag, snap->etag_len);
+    h2o_iovec_t etag = etag_of(req, snap, view);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, etag.base, etag.len);
     h2o_start_response(req, &generator);
     h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
 }
@@ -134,13 +180,13 @@ static void waiter_dispose(void *p)
         h2o_linklist_unlink(&w->link);
 }
 
-static void hold(prod_server_t *s, h2o_req_t *req, wait_kind_t kind, int mode, int xset, double seconds)
+static void hold(prod_server_t *s, h2o_req_t *req, wait_kind_t kind, int mode, prod_view_t view, double seconds)
 {
     if (s->http.stopping) { /* a request read while stopping is answered at once, never held */
         if (kind == WAIT_POLL)
-            respond_304(s, req, xset);
+            respond_304(s, req, view);
         else
-            respond(s, req, mode, xset);
+            respond(s, req, mode, view);
         return;
     }
     prod_waiter_t *w = h2o_mem_alloc_shared(&req->pool, sizeof(*w), waiter_dispose);
@@ -148,7 +194,7 @@ static void hold(prod_server_t *s, h2o_req_t *req, wait_kind_t kind, int mode, i
     w->req = req;
     w->kind = kind;
     w->mode = mode;
-    w->xset = xset;
+    w->view = view;
     w->deadline_ms = h2o_now(s->http.ctx.loop) + (uint64_t)(seconds * 1000);
     h2o_linklist_insert(&s->waiters, &w->link);
     if (!h2o_timeout_is_linked(&s->sweep))
@@ -168,9 +214,9 @@ static void release_waiters(prod_server_t *s, int new_snapshot)
             continue;
         h2o_linklist_unlink(&w->link);
         if (w->kind == WAIT_POLL && !new_snapshot)
-            respond_304(s, w->req, w->xset);
+            respond_304(s, w->req, w->view);
         else
-            respond(s, w->req, w->mode, w->xset);
+            respond(s, w->req, w->mode, w->view);
     }
 }
 
@@ -206,8 +252,35 @@ static int is_method(const h2o_req_t *req, const char *m)
 }
 
 /* A body (the matrix, UFM's metrics, or UFM's xcset), with the fault modes and the long poll. */
+/* ?num_shards=N&shard=I (UFM's parameters; sharding_field, when given, must name the key fabtel hashes): 0, or 1 after a 400. */
+static int parse_shard(h2o_req_t *req, prod_view_t *view)
+{
+    h2o_iovec_t n, i, f;
+    int has_n = query_param(req, "num_shards", &n), has_i = query_param(req, "shard", &i);
+    if (!has_n && !has_i)
+        return 0;
+    char spec[48];
+    uint32_t si, sn;
+    snprintf(spec, sizeof(spec), "%.*s/%.*s", has_i ? (int)(i.len > 20 ? 20 : i.len) : 0, has_i ? i.base : "",
+             has_n ? (int)(n.len > 20 ? 20 : n.len) : 0, has_n ? n.base : "");
+    if (!has_n || !has_i || ft_shard_parse(spec, &si, &sn) != 0) {
+        send_text(req, 400, "Bad Request", "num_shards=N&shard=I with 0 <= I < N <= 65536\n");
+        return 1;
+    }
+    if (query_param(req, "sharding_field", &f) && !h2o_memis(f.base, f.len, H2O_STRLIT("switch_id")) &&
+        !h2o_memis(f.base, f.len, H2O_STRLIT("node_guid")) && !h2o_memis(f.base, f.len, H2O_STRLIT("Node_GUID"))) {
+        send_text(req, 400, "Bad Request", "sharding_field: rows are sharded by switch_id (UFM: node_guid)\n");
+        return 1;
+    }
+    view->shard = si, view->shards = sn;
+    return 0;
+}
+
 static void on_body(prod_server_t *s, h2o_req_t *req, int xset)
 {
+    prod_view_t view = {xset, 0, 0};
+    if (parse_shard(req, &view))
+        return;
     int mode = s->cfg.fault;
     double wait = 0;
     h2o_iovec_t v;
@@ -231,19 +304,19 @@ static void on_body(prod_server_t *s, h2o_req_t *req, int xset)
     }
     if (mode == PROD_FAULT_SLOW) {
         /* Past the client's own deadline: a long-polling client gives up after its wait plus its timeout. */
-        hold(s, req, WAIT_SLOW, PROD_FAULT_NONE, xset, wait + s->cfg.slow_s);
+        hold(s, req, WAIT_SLOW, PROD_FAULT_NONE, view, wait + s->cfg.slow_s);
         return;
     }
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
-    const prod_snapshot_t *snap = body_of(s, xset);
-    if (i >= 0 && h2o_memis(req->headers.entries[i].value.base, req->headers.entries[i].value.len, snap->etag, snap->etag_len)) {
+    h2o_iovec_t etag = etag_of(req, body_of(s, xset), view);
+    if (i >= 0 && h2o_memis(req->headers.entries[i].value.base, req->headers.entries[i].value.len, etag.base, etag.len)) {
         if (wait > 0)
-            hold(s, req, WAIT_POLL, mode, xset, wait);
+            hold(s, req, WAIT_POLL, mode, view, wait);
         else
-            respond_304(s, req, xset);
+            respond_304(s, req, view);
         return;
     }
-    respond(s, req, mode, xset);
+    respond(s, req, mode, view);
 }
 
 

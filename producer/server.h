@@ -14,6 +14,10 @@
  * /switches lists the nodes with an ETag that changes with them. A change
  * shows in the next snapshot.
  *
+ * Shards: ?num_shards=N&shard=I (UFM Telemetry's parameters) serves the
+ * header and the rows whose switch hashes to shard I (ft_shard_of: the
+ * switch name; UFM's rows by node GUID), with an ETag naming the shard.
+ *
  * UFM mode (--format ufm): the fabric as NVIDIA UFM Telemetry serves it
  * (producer/sim.h), GET /csv/metrics (a row per port) and /csv/xcset/NAME or
  * /csv/cset/NAME (the low-frequency set, spelled Node_GUID/Port_Number), with
@@ -49,6 +53,12 @@ typedef struct prod_snapshot {
 } prod_snapshot_t;
 
 typedef enum { PROD_FORMAT_MATRIX = 0, PROD_FORMAT_UFM } prod_format_t;
+
+/* Which body a request reads (the main one or UFM's xcset) and, with ?num_shards=N&shard=I, which shard of it. */
+typedef struct prod_view {
+    int xset;
+    uint32_t shard, shards; /* shards 0: the whole body */
+} prod_view_t;
 
 typedef struct prod_config {
     const char *listen;

@@ -218,6 +218,53 @@ def test_ingest_ufm(env):
     unlink_segment(shm + "m")
 
 
+def shard_rows(env, shm):
+    rc, out, _ = env.shmdump("--csv", shm=shm)
+    return set(parse_csv(out)[1]) if rc == 0 and out else set()
+
+
+def test_shards(env):
+    """N ingestds with --shard I/N cover the fabric exactly once; --source-shards asks the producer for the same shard."""
+    prod = env.producer("--switches", "30", "--interval", "3600", "--seed", "8")
+    shms = ["%s-sh%d" % (env.shm, i) for i in range(4)]
+    ings = [env.ingestd(prod.url, "--shard", "%d/3" % i, "--wait", "1", shm=shms[i]) for i in range(3)]
+    ings.append(env.ingestd(prod.url, "--shard", "1/3", "--source-shards", "--wait", "1", shm=shms[3]))
+    check(all(env.wait_for(lambda s=s: env.header(shm=s)["generation"] >= 1, timeout=30) for s in shms), "every shard published")
+    sets = [shard_rows(env, s) for s in shms]
+    union = sets[0] | sets[1] | sets[2]
+    check(len(union) == 30 and sum(len(x) for x in sets[:3]) == 30 and all(sets[:3]),
+          "3 shards cover the 30 switches exactly once: %s" % [len(x) for x in sets])
+    check(sets[3] == sets[1], "--source-shards (the producer filters) gives the same shard: %s vs %s" % (sorted(sets[3])[:3], sorted(sets[1])[:3]))
+    st, hdrs, body = http_get(prod.url + "?num_shards=3&shard=1")
+    _, rows = parse_csv(body.decode())
+    etag = {k.lower(): v for k, v in hdrs.items()}.get("etag", "")
+    check(st == 200 and set(rows) == sets[1] and etag.endswith('-s1of3"'), "the producer's shard 1 of 3, with its own ETag (%s)" % etag)
+    st, _, _ = http_get(prod.url + "?num_shards=3&shard=3")
+    check(st == 400, "a shard past N is a 400 (%d)" % st)
+    if "ingest_failing" in " ".join(i.text() for i in ings):
+        check(False, "no shard failed to ingest")
+    for i in ings:
+        i.stop()
+    for s in shms:
+        unlink_segment(s)
+    # UFM: all the ports of a switch land in one shard.
+    uprod = env.start("producer/fabtel-producer", "--listen", "127.0.0.1:0", "--switches", "6", "--interval", "3600",
+                      "--format", "ufm", "--ports-per-switch", "4")
+    url = "http://127.0.0.1:%d/csv/metrics" % uprod.port()
+    ushm = ["%s-ush%d" % (env.shm, i) for i in range(2)]
+    uings = [env.ingestd(url, "--shard", "%d/2" % i, "--wait", "1", shm=ushm[i]) for i in range(2)]
+    check(all(env.wait_for(lambda s=s: env.header(shm=s)["generation"] >= 1, timeout=30) for s in ushm), "both UFM shards published")
+    a, b = shard_rows(env, ushm[0]), shard_rows(env, ushm[1])
+    guids = lambda rows: {r.rsplit("_", 1)[0] for r in rows}
+    check(len(a | b) == 24 and not (a & b) and not (guids(a) & guids(b)),
+          "UFM's 24 ports split by switch: %d + %d, no switch in both" % (len(a), len(b)))
+    for i in uings:
+        i.stop()
+    for s in ushm:
+        unlink_segment(s)
+    uprod.stop()
+
+
 def main():
     env = Env(sys.argv[1])
     try:
@@ -228,6 +275,7 @@ def main():
         test_slow_outlasts_deadline(env)
         test_producer_ufm(env)
         test_ingest_ufm(env)
+        test_shards(env)
     finally:
         env.cleanup()
     return report("integration_core")

@@ -70,8 +70,28 @@ static void test_fmt_double15(void)
     CHECK(off == 0, "random values: within one unit of the 15th digit of printf's (%d off)", off);
 }
 
+/* Shards: FNV-1a 64 of the key, modulo N — fixed values, so a fabric's partition never changes between builds. */
+static void test_shards(void)
+{
+    CHECK_EQ_U64(ft_shard_of("", 0, 1000003), 0xcbf29ce484222325ULL % 1000003);
+    CHECK_EQ_U64(ft_shard_of("a", 1, 1000003), 0xaf63dc4c8601ec8cULL % 1000003);
+    CHECK_EQ_U64(ft_shard_of("sw-01", 5, 1), 0);
+    int counts[4] = {0};
+    char name[16];
+    for (int i = 1; i <= 4000; i++)
+        counts[ft_shard_of(name, (size_t)snprintf(name, sizeof(name), "sw-%04d", i), 4)]++;
+    CHECK(counts[0] > 800 && counts[1] > 800 && counts[2] > 800 && counts[3] > 800, "4,000 names spread over 4 shards: %d %d %d %d",
+          counts[0], counts[1], counts[2], counts[3]);
+    uint32_t i, n;
+    CHECK(ft_shard_parse("2/4", &i, &n) == 0 && i == 2 && n == 4, "2/4");
+    CHECK(ft_shard_parse("4/4", &i, &n) != 0 && ft_shard_parse("1/0", &i, &n) != 0 && ft_shard_parse("x/2", &i, &n) != 0 &&
+              ft_shard_parse("1", &i, &n) != 0 && ft_shard_parse("0/65537", &i, &n) != 0,
+          "bad shard specs are refused");
+}
+
 int main(void)
 {
+    test_shards();
     test_json_error();
     test_fmt_double15();
     CHECK_EQ_STR(esc("plain", 5), "plain");
