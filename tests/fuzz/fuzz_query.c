@@ -1,5 +1,6 @@
-/* libFuzzer target: the query-string parser, and JSON escaping of whatever it decodes. */
+/* libFuzzer target: the query-string parser, JSON escaping of whatever it decodes, and the shard spec "I/N" of each value. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (ft_utf8_valid_prefix(out, n) != n) /* escaping always yields valid UTF-8 */
             abort();
         free(out);
+        char spec[64];
+        uint32_t si, sn;
+        snprintf(spec, sizeof(spec), "%.*s", (int)(q.p[i].value_len < 63 ? q.p[i].value_len : 63), q.p[i].value);
+        if (ft_shard_parse(spec, &si, &sn) == 0 && (sn < 1 || sn > 65536 || si >= sn || ft_shard_of(spec, strlen(spec), sn) >= sn))
+            abort(); /* an accepted spec is a shard of N, and every key lands in one */
     }
     return 0;
 }
