@@ -146,6 +146,13 @@ class Env:
         for p in self.procs:
             p.stop(signal.SIGKILL)
         unlink_segment(self.shm)
+        # Every segment a test named after this run's (…-ufm, …-sh1, their locks and stats), even after a failure.
+        for name in os.listdir("/dev/shm"):
+            if name.startswith(self.shm.lstrip("/") + "-"):
+                try:
+                    os.unlink("/dev/shm/" + name)
+                except FileNotFoundError:
+                    pass
         # Logs stay for a look after a failure; history files (reserved whole on disk) do not.
         for root, _, files in os.walk(self.dir):
             for f in files:
