@@ -84,6 +84,46 @@ static int is_counter(const char *list, const char *name, size_t len)
     return 0;
 }
 
+/* The labels of the source ingestd reads (`source`, and `shard`/`shards` when it keeps one shard), into b. */
+static void source_labels(api_ctx_t *ctx, ft_buf_t *b)
+{
+    char url[FT_SHM_SOURCE_WORDS * 8 + 1];
+    uint32_t shard = 0, shards = 0;
+    if (ft_shm_source(&ctx->shm, url, sizeof(url), &shard, &shards) != 0)
+        snprintf(url, sizeof(url), "unknown");
+    ft_buf_append(b, "{source=\"", 9);
+    label_value(b, url, strlen(url));
+    ft_buf_append(b, "\"", 1);
+    if (shards > 1)
+        put(b, ",shard=\"%u\",shards=\"%u\"", shard, shards);
+    ft_buf_append(b, "} ", 2);
+}
+
+/*
+ * Per source (one ingestd per segment): whether its last fetch succeeded — 0 as well while no ingestd runs —
+ * when it last did, and the data's age, so an alert needs neither absent() nor arithmetic on timestamps.
+ */
+static void source(api_ctx_t *ctx, ft_buf_t *b, const ft_ingest_summary_t *in, uint64_t now)
+{
+    int ok = ft_shm_writer_pid(&ctx->shm) != 0 && in->last_ok_ns != 0 && in->consecutive_failures == 0;
+    head(b, "fabtel_source_scrape_ok", "gauge", "1 when ingestd runs and its last fetch of the source succeeded, else 0.");
+    put(b, "fabtel_source_scrape_ok");
+    source_labels(ctx, b);
+    put(b, "%d\n", ok);
+    if (in->last_ok_ns != 0) {
+        head(b, "fabtel_source_last_success_timestamp_seconds", "gauge", "When ingestd last fetched the source successfully.");
+        put(b, "fabtel_source_last_success_timestamp_seconds");
+        source_labels(ctx, b);
+        put(b, "%.3f\n", (double)in->last_ok_ns / 1e9);
+    }
+    if (ft_shm_confirmed_ns(&ctx->shm) != 0) {
+        head(b, "fabtel_data_age_seconds", "gauge", "Time since the source last confirmed the data.");
+        put(b, "fabtel_data_age_seconds");
+        source_labels(ctx, b);
+        put(b, "%.3f\n", (double)ft_shm_data_age_ms(&ctx->shm, now) / 1e3);
+    }
+}
+
 static void service(api_ctx_t *ctx, ft_buf_t *b, uint64_t now)
 {
     ft_api_summary_t a;
@@ -126,10 +166,7 @@ static void service(api_ctx_t *ctx, ft_buf_t *b, uint64_t now)
               in.total_dur_sum_us);
     head(b, "fabtel_generation", "gauge", "Generation of the published snapshot.");
     put(b, "fabtel_generation %" PRIu64 "\n", ft_shm_generation(&ctx->shm));
-    if (ft_shm_confirmed_ns(&ctx->shm) != 0) {
-        head(b, "fabtel_data_age_seconds", "gauge", "Time since the source last confirmed the data.");
-        put(b, "fabtel_data_age_seconds %.3f\n", (double)ft_shm_data_age_ms(&ctx->shm, now) / 1e3);
-    }
+    source(ctx, b, &in, now);
 }
 
 /* The fabric: one series per switch and numeric counter, from one validated snapshot. */
@@ -159,7 +196,7 @@ static void sample(ft_buf_t *b, const ft_snap_t *v, uint32_t type, uint64_t cell
 }
 
 /* One column's family: HELP, TYPE and a sample per live switch. */
-static void family(api_ctx_t *ctx, ft_buf_t *b, const ft_snap_t *v, uint32_t c, uint64_t meta)
+static void family(api_ctx_t *ctx, ft_buf_t *b, const ft_snap_t *v, uint32_t c, uint64_t meta, const char *extra)
 {
     char col[FT_NAME_MAX + 1], row[FT_NAME_MAX + 1], mname[2 * FT_NAME_MAX + 32];
     uint32_t type = ft_col_meta_type(meta), scale = ft_col_meta_scale(meta);
@@ -177,9 +214,29 @@ static void family(api_ctx_t *ctx, ft_buf_t *b, const ft_snap_t *v, uint32_t c, 
         ft_buf_append(b, mname, strlen(mname));
         ft_buf_append(b, "{switch_id=\"", 12);
         label_value(b, row, ft_snap_row_name(v, r, row));
+        ft_buf_append(b, extra, strlen(extra));
         ft_buf_append(b, "\"} ", 3);
         sample(b, v, type, cell, scale);
         ft_buf_append(b, "\n", 1);
+    }
+}
+
+/*
+ * fabtel_switch_present: 1 for a switch in the current generation, 0 for one the fabric still remembers
+ * (gone, not yet forgotten: --forget-after), so a switch that disappears is a 0 rather than a missing series.
+ */
+static void presence(ft_buf_t *b, const ft_snap_t *v, const char *extra)
+{
+    char row[FT_NAME_MAX + 1];
+    head(b, "fabtel_switch_present", "gauge", "1 when the switch is in the current data, 0 when it left and is still remembered.");
+    for (uint32_t r = 0; r < v->nrows; r++) {
+        uint64_t m = ft_snap_row_meta(v, r);
+        if (!(m & FT_ROW_USED))
+            continue;
+        ft_buf_append(b, "fabtel_switch_present{switch_id=\"", 33);
+        label_value(b, row, ft_snap_row_name(v, r, row));
+        ft_buf_append(b, extra, strlen(extra));
+        put(b, "\"} %d\n", ft_row_meta_live(m));
     }
 }
 
@@ -188,6 +245,11 @@ static void fabric(api_ctx_t *ctx, ft_buf_t *b)
 {
     if (!ctx->attached || ft_shm_generation(&ctx->shm) == 0)
         return;
+    /* A shard's series carry its index, so the union of shards in one engine can be told apart and checked. */
+    char url[FT_SHM_SOURCE_WORDS * 8 + 1], extra[32] = "";
+    uint32_t shard = 0, shards = 0;
+    if (ft_shm_source(&ctx->shm, url, sizeof(url), &shard, &shards) == 0 && shards > 1)
+        snprintf(extra, sizeof(extra), "\",shard=\"%u", shard);
     size_t start = b->len;
     for (;;) {
         ft_snap_t v;
@@ -197,8 +259,9 @@ static void fabric(api_ctx_t *ctx, ft_buf_t *b)
             uint64_t meta = ft_snap_col_meta(&v, c);
             uint32_t type = ft_col_meta_type(meta);
             if (ft_col_meta_present(meta) && ft_col_is_numeric(type))
-                family(ctx, b, &v, c, meta);
+                family(ctx, b, &v, c, meta, extra);
         }
+        presence(b, &v, extra);
         if (!ft_snap_retry(&v))
             return;
         ctx->retries++;

@@ -358,6 +358,7 @@ static int open_segment(ingestd_t *d)
                 d->cfg.cap.nslots);
     }
     ft_shm_set_writer(&d->shm, (uint64_t)getpid(), ft_now_ns());
+    ft_shm_source_announce(&d->shm, d->cfg.source, d->cfg.shard, d->cfg.shards);
     return 0;
 }
 

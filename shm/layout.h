@@ -66,6 +66,7 @@
 #define FT_HIST_BUCKETS 128u
 #define FT_API_MAX_WORKERS 256u
 #define FT_SHM_HIST_PATH_WORDS 128u /* 1024 bytes of history file path */
+#define FT_SHM_SOURCE_WORDS 64u     /* 512 bytes of source URL */
 
 /* Capacity limits a segment may declare; validation refuses anything else. */
 #define FT_MAX_SWITCHES_LIMIT (1u << 22)
@@ -183,7 +184,14 @@ typedef struct ft_shm_header {
      * NUL-padded; written by ft_shm_history_announce(), read by ft_shm_history_path() (segment.h). */
     _Atomic uint64_t history_epoch;
     _Atomic uint64_t history_path[FT_SHM_HIST_PATH_WORDS];
-    uint8_t _reserved1[FT_SHM_HEADER_SIZE - 360 - FT_SHM_HIST_PATH_WORDS * 8];
+    /* What ingestd reads and which shard of it it keeps: a seqcount (odd while written), the shard as
+     * index << 32 | count (0: the whole fabric) and the source URL, NUL-padded; ft_shm_source_announce()
+     * writes them, ft_shm_source() reads them (segment.h). A segment made before these existed holds zeros:
+     * no source announced. */
+    _Atomic uint64_t source_seq;
+    _Atomic uint64_t source_shard;
+    _Atomic uint64_t source_url[FT_SHM_SOURCE_WORDS];
+    uint8_t _reserved1[FT_SHM_HEADER_SIZE - 360 - FT_SHM_HIST_PATH_WORDS * 8 - 16 - FT_SHM_SOURCE_WORDS * 8];
 } ft_shm_header_t;
 
 _Static_assert(offsetof(ft_shm_header_t, magic) == 0, "magic first");
@@ -198,6 +206,7 @@ _Static_assert(offsetof(ft_shm_header_t, _reserved0) == 152, "layout");
 _Static_assert(offsetof(ft_shm_header_t, gen) == 256, "generation on its own cache line");
 _Static_assert(offsetof(ft_shm_header_t, confirmed_ns) == 320, "layout");
 _Static_assert(offsetof(ft_shm_header_t, history_epoch) == 352, "layout");
+_Static_assert(offsetof(ft_shm_header_t, source_seq) == 360 + FT_SHM_HIST_PATH_WORDS * 8, "layout");
 _Static_assert(sizeof(ft_shm_header_t) == FT_SHM_HEADER_SIZE, "header is one page");
 _Static_assert(sizeof(_Atomic uint64_t) == 8 && _Alignof(_Atomic uint64_t) == 8, "words are plain 8-byte words");
 

@@ -323,6 +323,43 @@ void ft_shm_history_announce(ft_shm_t *s, const char *path, uint64_t epoch)
     atomic_store_explicit(&h->history_epoch, path != NULL ? epoch : 0, memory_order_release);
 }
 
+void ft_shm_source_announce(ft_shm_t *s, const char *url, uint32_t shard, uint32_t shards)
+{
+    ft_shm_header_t *h = s->hdr;
+    char words[FT_SHM_SOURCE_WORDS * 8] = {0};
+    snprintf(words, sizeof(words), "%s", url != NULL ? url : "");
+    uint64_t seq = atomic_load_explicit(&h->source_seq, memory_order_relaxed);
+    atomic_store_explicit(&h->source_seq, seq | 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&h->source_shard, shards > 1 ? (uint64_t)shard << 32 | shards : 0, memory_order_relaxed);
+    ft_seq_store_words(h->source_url, words, FT_SHM_SOURCE_WORDS);
+    atomic_store_explicit(&h->source_seq, (seq | 1) + 1, memory_order_release);
+}
+
+int ft_shm_source(const ft_shm_t *s, char *out, size_t outsz, uint32_t *shard, uint32_t *shards)
+{
+    const ft_shm_header_t *h = s->hdr;
+    char words[FT_SHM_SOURCE_WORDS * 8 + 1];
+    for (int tries = 0; tries < 16; tries++) {
+        uint64_t seq = atomic_load_explicit(&h->source_seq, memory_order_acquire);
+        if (seq == 0)
+            return -ENOENT;
+        if (seq & 1)
+            continue;
+        uint64_t sh = atomic_load_explicit(&h->source_shard, memory_order_relaxed);
+        ft_seq_load_words(words, h->source_url, FT_SHM_SOURCE_WORDS);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&h->source_seq, memory_order_relaxed) != seq)
+            continue;
+        words[FT_SHM_SOURCE_WORDS * 8] = 0;
+        snprintf(out, outsz, "%s", words);
+        *shard = (uint32_t)(sh >> 32);
+        *shards = (uint32_t)sh;
+        return 0;
+    }
+    return -EAGAIN;
+}
+
 uint64_t ft_shm_history_path(const ft_shm_t *s, char *out, size_t outsz)
 {
     const ft_shm_header_t *h = s->hdr;

@@ -120,6 +120,17 @@ void ft_shm_history_announce(ft_shm_t *s, const char *path, uint64_t epoch);
 uint64_t ft_shm_history_path(const ft_shm_t *s, char *out, size_t outsz);
 
 /*
+ * The source's announcement (ingestd, once at start): the URL it fetches and
+ * the shard it keeps, for /metrics labels. A seqcount guards the words:
+ * writer: seq odd, release fence, words, seq even with release; reader: seq
+ * (acquire, even), words, acquire fence, seq unchanged — else it retries.
+ */
+void ft_shm_source_announce(ft_shm_t *s, const char *url, uint32_t shard, uint32_t shards);
+/* 0 with the URL in out (outsz >= 513) and the shard (shards 0: the whole fabric); -ENOENT when none was
+ * announced; -EAGAIN when the writer kept changing it. */
+int ft_shm_source(const ft_shm_t *s, char *out, size_t outsz, uint32_t *shard, uint32_t *shards);
+
+/*
  * Waiting for the next generation without spinning: the writer wakes every
  * waiter after each publish (a futex wake on the generation word, shared
  * across processes through the mapping), so a waiter costs no CPU while it

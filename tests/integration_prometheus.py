@@ -34,7 +34,8 @@ def main():
         for series in ('fabtel_switch_latency{switch_id="sw-02"}', 'fabtel_switch_port_xmit_data_total{switch_id="sw-05"}',
                        "# TYPE fabtel_switch_port_xmit_data_total counter", "# TYPE fabtel_switch_latency gauge",
                        'fabtel_api_requests_total{route="GetMetric",status="200"}', "fabtel_ingest_duration_seconds_bucket",
-                       'fabtel_ingest_total{outcome="published"} 1', "fabtel_apid_workers_alive 2", "fabtel_generation 1"):
+                       'fabtel_ingest_total{outcome="published"} 1', "fabtel_apid_workers_alive 2", "fabtel_generation 1",
+                       'fabtel_switch_present{switch_id="sw-03"} 1', 'fabtel_source_scrape_ok{source="%s"} 1' % prod.url):
             check(series in text, "/metrics lacks %s" % series)
         r = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, timeout=30)
         check(r.returncode == 0, "promtool check metrics: %s %s" % (r.stdout, r.stderr))
