@@ -11,12 +11,14 @@
 
 int main(int argc, char **argv)
 {
-    const char *listen = "127.0.0.1:8081", *state_dir = "", *auth_file = "", *log_level = "info", *log_file = "";
+    const char *listen = "127.0.0.1:8081", *state_dir = "", *store = "sqlite", *auth_file = "", *log_level = "info", *log_file = "";
     int64_t max_body = 8 << 20, max_batch = 10000, max_store = 0;
     double retain_hours = 0, request_timeout = 10, grace = 5;
     const ft_opt_t opts[] = {
         {"listen", FT_OPT_STR, &listen, "ADDR:PORT", "where to answer HTTP (port 0: any free port)", 0, 0},
         {"state-dir", FT_OPT_STR, &state_dir, "DIR", "where flows.sqlite lives ($STATE_DIRECTORY, else /var/lib/fabtel)", 0, 0},
+        {"store", FT_OPT_STR, &store, "WHERE", "sqlite (flows.sqlite in the state directory) or postgresql://user@host/db (shared by many flowds)",
+         0, 0},
         {"max-body-bytes", FT_OPT_I64, &max_body, "BYTES", "largest POST body taken (larger: 413)", 2, 1LL << 30},
         {"max-batch", FT_OPT_I64, &max_batch, "N", "most flows in one POST (more: 413)", 1, 10000000},
         {"max-store-bytes", FT_OPT_I64, &max_store, "BYTES", "cap the store's size (past it: 507, as a full disk; 0: none)", 0,
@@ -44,7 +46,7 @@ int main(int argc, char **argv)
     }
     static ft_sigflags_t sig;
     ft_signals_install(&sig);
-    flow_config_t cfg = {.listen = listen, .state_dir = state_dir, .auth_token = token[0] ? token : NULL, .max_body = (size_t)max_body,
+    flow_config_t cfg = {.listen = listen, .state_dir = state_dir, .store = store, .auth_token = token[0] ? token : NULL, .max_body = (size_t)max_body,
                          .max_batch = (size_t)max_batch, .max_store_bytes = (uint64_t)max_store, .retain_hours = retain_hours,
                          .request_timeout_s = request_timeout, .shutdown_grace_s = grace};
     static flow_server_t srv;

@@ -119,6 +119,20 @@ static void post_flows(flow_server_t *s, h2o_req_t *req)
 
 /* ---- reads ---- */
 
+/* An hour read now, filters NULL: any (filt NULL: none at all). */
+static void read_hour(flow_server_t *s, h2o_req_t *req, int64_t hour, const char *const *filt)
+{
+    static const char *const none[3] = {NULL, NULL, NULL};
+    const char *const *f = filt != NULL ? filt : none;
+    ft_buf_t b;
+    ft_buf_init(&b);
+    if (flow_store_read_hour(&s->reader, hour, f[0], f[1], f[2], &b) != 0)
+        ft_httpd_send_error(req, 500, NULL, -1, "the store could not be read");
+    else
+        send_buf(req, 200, "application/json", &b);
+    ft_buf_destroy(&b);
+}
+
 /*
  * An hour's whole answer, kept until the writer commits again: dashboards ask for the same hours over and
  * over. The version is read before the store, so an answer can only be tagged older than what it shows, never
@@ -126,6 +140,8 @@ static void post_flows(flow_server_t *s, h2o_req_t *req)
  */
 static void cached_hour(flow_server_t *s, h2o_req_t *req, int64_t hour)
 {
+    if (flow_store_shared(&s->reader)) /* other front ends commit too: this writer's version says nothing of theirs */
+        return read_hour(s, req, hour, NULL);
     uint64_t v = atomic_load_explicit(&s->writer.version, memory_order_acquire) + 1; /* +1: 0 means empty */
     for (unsigned i = 0; i < sizeof(s->cache) / sizeof(s->cache[0]); i++)
         if (s->cache[i].version == v && s->cache[i].hour == hour)
@@ -171,13 +187,7 @@ static void get_flows(flow_server_t *s, h2o_req_t *req)
     free(q);
     if (filt[0] == NULL && filt[1] == NULL && filt[2] == NULL)
         return cached_hour(s, req, hour);
-    ft_buf_t b;
-    ft_buf_init(&b);
-    if (flow_store_read_hour(&s->reader, hour, filt[0], filt[1], filt[2], &b) != 0)
-        ft_httpd_send_error(req, 500, NULL, -1, "the store could not be read");
-    else
-        send_buf(req, 200, "application/json", &b);
-    ft_buf_destroy(&b);
+    read_hour(s, req, hour, filt);
 }
 
 static void get_hours(flow_server_t *s, h2o_req_t *req)
@@ -292,18 +302,37 @@ static int on_req(void *data, h2o_req_t *req)
 
 /* ---- life ---- */
 
+/* The part of a store's URL after any credentials, for logs. */
+static const char *store_shown(const char *where)
+{
+    const char *at = strrchr(where, '@');
+    return at != NULL ? at + 1 : where;
+}
+
 static int open_store(flow_server_t *s)
 {
     char why[600];
-    int r;
-    if ((r = ft_state_claim(&s->dir, s->cfg.state_dir, "flows.sqlite", &s->lock_fd, s->path, sizeof(s->path), why, sizeof(why))) != 0 ||
+    int r = 0;
+    if (flow_pg_is_url(s->cfg.store)) { /* a shared database: many front ends, no state of their own */
+        snprintf(s->path, sizeof(s->path), "%s", s->cfg.store);
+        if (s->cfg.max_store_bytes != 0) {
+            snprintf(why, sizeof(why), "--max-store-bytes is for the SQLite store; PostgreSQL's disk is managed there");
+            r = -EINVAL;
+        }
+    } else if (s->cfg.store != NULL && s->cfg.store[0] != '\0' && strcmp(s->cfg.store, "sqlite") != 0) {
+        snprintf(why, sizeof(why), "--store is 'sqlite' or a postgresql:// URL, not '%s'", store_shown(s->cfg.store));
+        r = -EINVAL;
+    } else {
+        r = ft_state_claim(&s->dir, s->cfg.state_dir, "flows.sqlite", &s->lock_fd, s->path, sizeof(s->path), why, sizeof(why));
+    }
+    if (r != 0 ||
         (r = flow_writer_start(&s->writer, s->path, s->cfg.retain_hours, s->cfg.max_store_bytes, on_writer_done, s, why,
                                          sizeof(why))) != 0 ||
         (r = flow_store_open(&s->reader, s->path, 1, why, sizeof(why))) != 0) {
         ft_error("event=start_refused reason=\"%s\"", why);
         return r < 0 ? r : -EIO;
     }
-    ft_info("event=store_opened path=%s", s->path);
+    ft_info("event=store_opened store=%s path=%s", flow_store_shared(&s->reader) ? "postgresql" : "sqlite", store_shown(s->path));
     return 0;
 }
 

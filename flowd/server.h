@@ -19,6 +19,7 @@
 
 typedef struct flow_config {
     const char *listen, *state_dir, *auth_token;
+    const char *store; /* "" or "sqlite": flows.sqlite in state_dir; a postgresql:// URL: that database */
     size_t max_body, max_batch;
     uint64_t max_store_bytes;
     double retain_hours, request_timeout_s, shutdown_grace_s;

@@ -29,6 +29,8 @@ static int prepare(flow_store_t *s, sqlite3_stmt **st, const char *sql)
 int flow_store_open(flow_store_t *s, const char *path, int readonly, char *why, size_t whysz)
 {
     memset(s, 0, sizeof(*s));
+    if (flow_pg_is_url(path))
+        return flow_pg_open(&s->pg, path, readonly, FLOW_SCHEMA_VERSION, why, whysz);
     /* A read connection opens read-write and refuses writes (query_only): WAL readers need the -shm file.
        The writer checkpoints every 16,384 pages (64 MiB of WAL) rather than 1,000: a checkpoint fsyncs the database
        inside a commit, and doing it 16 times less often is worth about 15 % of the upsert rate. */
@@ -57,8 +59,25 @@ int flow_store_open(flow_store_t *s, const char *path, int readonly, char *why, 
     return r;
 }
 
+int flow_store_shared(const flow_store_t *s)
+{
+    return s->pg != NULL;
+}
+
+const char *flow_store_errmsg(const flow_store_t *s)
+{
+    return s->pg != NULL ? flow_pg_errmsg(s->pg) : s->db != NULL ? sqlite3_errmsg(s->db) : "not open";
+}
+
+int flow_store_retryable(const flow_store_t *s)
+{
+    return s->pg != NULL && flow_pg_retryable(s->pg);
+}
+
 int flow_store_retention_index(flow_store_t *s, int on)
 {
+    if (s->pg != NULL)
+        return flow_pg_retention_index(s->pg, on);
     return exec_sql(s->db, on ? "CREATE INDEX IF NOT EXISTS flows_written ON flows(written_at)" : "DROP INDEX IF EXISTS flows_written");
 }
 
@@ -66,6 +85,8 @@ int flow_store_limit(flow_store_t *s, uint64_t max_bytes)
 {
     if (max_bytes == 0)
         return 0;
+    if (s->pg != NULL)
+        return -ENOTSUP;
     char sql[96];
     snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%llu", (unsigned long long)(max_bytes / 4096 + 1));
     return sqlite3_exec(s->db, "PRAGMA page_size=4096", NULL, NULL, NULL) == SQLITE_OK &&
@@ -76,6 +97,7 @@ int flow_store_limit(flow_store_t *s, uint64_t max_bytes)
 
 void flow_store_close(flow_store_t *s)
 {
+    flow_pg_close(s->pg);
     sqlite3_finalize(s->put);
     sqlite3_finalize(s->key_get);
     sqlite3_finalize(s->key_put);
@@ -103,11 +125,13 @@ static int step(sqlite3_stmt *st)
 
 int flow_store_begin(flow_store_t *s)
 {
-    return exec(s, "BEGIN IMMEDIATE");
+    return s->pg != NULL ? flow_pg_begin(s->pg) : exec(s, "BEGIN IMMEDIATE");
 }
 
 int flow_store_commit(flow_store_t *s)
 {
+    if (s->pg != NULL)
+        return flow_pg_commit(s->pg);
     int r = exec(s, "COMMIT");
     if (r != 0)
         flow_store_rollback(s);
@@ -116,6 +140,8 @@ int flow_store_commit(flow_store_t *s)
 
 void flow_store_rollback(flow_store_t *s)
 {
+    if (s->pg != NULL)
+        return flow_pg_rollback(s->pg);
     if (!sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -182,6 +208,8 @@ static int key_store(flow_store_t *s, const char *key, const uint8_t hash[32], i
 int flow_store_apply(flow_store_t *s, const flow_batch_t *b, const char *key, const uint8_t hash[32], int64_t now_s, ft_buf_t *answer,
                      int *replayed)
 {
+    if (s->pg != NULL)
+        return flow_pg_apply(s->pg, b, key, hash, now_s, answer, replayed);
     *replayed = 0;
     int status = 0;
     if (key != NULL) {
@@ -219,6 +247,8 @@ static void put_str(ft_buf_t *out, const char *k, const unsigned char *v)
 
 int flow_store_read_hour(flow_store_t *s, int64_t hour, const char *src, const char *dest, const char *vpc, ft_buf_t *out)
 {
+    if (s->pg != NULL)
+        return flow_pg_read_hour(s->pg, hour, src, dest, vpc, out);
     sqlite3_stmt *st;
     const char *sql = "SELECT src_app, dest_app, vpc_id, bytes_rx, bytes_tx FROM flows WHERE hour=?1"
                       " AND (?2 IS NULL OR src_app=?2) AND (?3 IS NULL OR dest_app=?3) AND (?4 IS NULL OR vpc_id=?4)"
@@ -247,6 +277,8 @@ int flow_store_read_hour(flow_store_t *s, int64_t hour, const char *src, const c
 
 int flow_store_read_hours(flow_store_t *s, ft_buf_t *out)
 {
+    if (s->pg != NULL)
+        return flow_pg_read_hours(s->pg, out);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "SELECT DISTINCT hour FROM flows ORDER BY hour", -1, &st, NULL) != SQLITE_OK)
         return -EIO;
@@ -262,6 +294,8 @@ int flow_store_read_hours(flow_store_t *s, ft_buf_t *out)
 
 int flow_store_expire(flow_store_t *s, int64_t before_s, int64_t keys_before_s)
 {
+    if (s->pg != NULL)
+        return flow_pg_expire(s->pg, before_s, keys_before_s);
     char sql[160];
     if (before_s > 0) /* (retention off: no scan of the flows at all) */
         snprintf(sql, sizeof(sql), "DELETE FROM flows WHERE written_at < %lld; DELETE FROM idempotency WHERE created_at < %lld;",

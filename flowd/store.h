@@ -16,6 +16,10 @@
  * A sum is only added when it stays within 2^63-1 (the upsert's WHERE):
  * SQLite turns an overflowing integer sum into a float silently.
  *
+ * PostgreSQL instead (flowd/pgstore.h): where a path is expected, a
+ * postgresql:// URL selects it; every call below then goes there, with the
+ * same answers. flow_store_shared() tells callers that others write too.
+ *
  * Who may call: the writer thread (the write connection) and, with a read
  * connection of its own, the event loop (reads see every committed batch:
  * read your writes). Errors: 0 or a negative errno / HTTP status as said.
@@ -29,12 +33,14 @@
 
 #include "buf.h"
 #include "parse.h"
+#include "pgstore.h"
 
 #define FLOW_SCHEMA_VERSION 1
 
 typedef struct flow_store {
     sqlite3 *db;
     sqlite3_stmt *put, *key_get, *key_put, *sp_begin, *sp_release, *sp_undo; /* prepared once: they run per batch */
+    flow_pg_t *pg; /* non-NULL: the store is PostgreSQL's, db is unused */
 } flow_store_t;
 
 /* Open (creating or migrating) the store; readonly: a read connection. -EPROTO for a newer schema, with why. */
@@ -44,9 +50,16 @@ int flow_store_open(flow_store_t *s, const char *path, int readonly, char *why, 
  * only while retention is on.
  */
 int flow_store_retention_index(flow_store_t *s, int on);
-/* Cap the store's size (0: none): a write past it fails as a full disk does (507), nothing half-applied. */
+/* Cap the store's size (0: none): a write past it fails as a full disk does (507), nothing half-applied.
+   SQLite only: -ENOTSUP on PostgreSQL, whose disk space is its operator's to manage. */
 int flow_store_limit(flow_store_t *s, uint64_t max_bytes);
 void flow_store_close(flow_store_t *s);
+/* 1 when other processes may write the same store (PostgreSQL): nothing read may be cached past a request. */
+int flow_store_shared(const flow_store_t *s);
+/* The last failure, one line (never a password). */
+const char *flow_store_errmsg(const flow_store_t *s);
+/* 1 when the last failure aborted a transaction that may simply be run again (a deadlock between front ends). */
+int flow_store_retryable(const flow_store_t *s);
 
 /* Transactions of the writer. */
 int flow_store_begin(flow_store_t *s);

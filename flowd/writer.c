@@ -27,7 +27,7 @@ static int64_t now_s(void)
 }
 
 /* Apply every job of a group inside one transaction; their statuses are final only if the commit succeeds. */
-static int apply_group(flow_writer_t *w, flow_job_t *jobs)
+static int apply_once(flow_writer_t *w, flow_job_t *jobs)
 {
     int r = flow_store_begin(&w->store);
     int64_t now = now_s();
@@ -43,11 +43,25 @@ static int apply_group(flow_writer_t *w, flow_job_t *jobs)
         flow_store_rollback(&w->store);
     if (r == 0) /* release: a reader that sees the new version reads after the commit (read your writes) */
         atomic_fetch_add_explicit(&w->version, 1, memory_order_release);
+    return r;
+}
+
+/*
+ * A group, run again when its transaction was aborted by a deadlock with another front end's (PostgreSQL):
+ * nothing of it was committed, so running it whole again is what a client's retry would do, sooner.
+ */
+static int apply_group(flow_writer_t *w, flow_job_t *jobs)
+{
+    int r = apply_once(w, jobs);
+    for (int tries = 1; r != 0 && tries < 8 && flow_store_retryable(&w->store); tries++) {
+        ft_warn("event=commit_retry reason=\"%s\" try=%d", flow_store_errmsg(&w->store), tries);
+        r = apply_once(w, jobs);
+    }
     if (r != 0) {
         for (flow_job_t *j = jobs; j != NULL; j = j->next)
             if (j->status == 201 || j->status < 0) /* what would have been applied was not */
                 j->status = r == -ENOSPC ? 507 : 500;
-        ft_error("event=commit_failed reason=\"%s\"", r == -ENOSPC ? "disk full" : sqlite3_errmsg(w->store.db));
+        ft_error("event=commit_failed reason=\"%s\"", r == -ENOSPC ? "disk full" : flow_store_errmsg(&w->store));
     }
     return r;
 }

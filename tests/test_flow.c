@@ -2,7 +2,11 @@
  * tests for flowd/parse and flowd/store: the seed's canonical example, every invalid-element class, merging
  * within a batch, sums near 2^63 exact and overflow refused whole, idempotency, the schema version guard;
  * and flowd/writer's group commit from several threads (run under TSan too).
+ *
+ * With FABTEL_TEST_FLOW_STORE set to a postgresql:// URL (tests/pg.py sets it), the store and group commit
+ * tests run against that database instead, emptied first: the same answers, byte for byte.
  */
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -20,8 +24,26 @@ static const char *CANON = "[{\"src_app\":\"foo\",\"dest_app\":\"bar\",\"vpc_id\
 
 static char dir[] = "/tmp/fabtel-test-flow-XXXXXX";
 
+static const char *pg_url; /* NULL: SQLite files in dir */
+
+static void pg_exec(const char *sql)
+{
+    PGconn *c = PQconnectdb(pg_url);
+    PQclear(PQexec(c, "SET client_min_messages=warning"));
+    PGresult *r = PQexec(c, sql);
+    CHECK(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+}
+
+/* A fresh, empty store: a new SQLite file, or the PostgreSQL database emptied. */
 static void path_of(char *out, const char *name)
 {
+    if (pg_url != NULL) {
+        pg_exec("DROP TABLE IF EXISTS flows, idempotency, fabtel_schema");
+        snprintf(out, 300, "%s", pg_url);
+        return;
+    }
     snprintf(out, 300, "%s/%s", dir, name);
 }
 
@@ -136,10 +158,14 @@ static void test_store(void)
     flow_store_close(&r);
     flow_store_close(&s);
     /* A store written by a newer flowd is refused, not "migrated" backwards. */
-    sqlite3 *db;
-    sqlite3_open(path, &db);
-    sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL);
-    sqlite3_close(db);
+    if (pg_url != NULL) {
+        pg_exec("UPDATE fabtel_schema SET version=99 WHERE component='flowd'");
+    } else {
+        sqlite3 *db;
+        sqlite3_open(path, &db);
+        sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL);
+        sqlite3_close(db);
+    }
     CHECK(flow_store_open(&s, path, 0, why, sizeof(why)) == -EPROTO && strstr(why, "version 99") != NULL, "newer schema refused: %s", why);
     ft_buf_destroy(&ans);
 }
@@ -210,6 +236,10 @@ static void test_group_commit(void)
 int main(void)
 {
     CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    pg_url = getenv("FABTEL_TEST_FLOW_STORE");
+    if (pg_url != NULL && pg_url[0] == '\0')
+        pg_url = NULL;
+    printf("store: %s\n", pg_url != NULL ? "postgresql" : "sqlite");
     test_parse_classes();
     test_store();
     test_group_commit();

@@ -3,8 +3,8 @@
 # any is missing. Sourced by tools/run.sh and tools/test.sh; safe to re-run.
 set -euo pipefail
 
-FABTEL_PKGS=(build-essential cmake pkg-config libh2o-evloop-dev libcsv-dev libjansson-dev libsystemd-dev libssl-dev zlib1g-dev libsqlite3-dev python3 curl)
-FABTEL_TEST_PKGS=(clang libclang-rt-14-dev systemd wrk prometheus victoria-metrics chromium chromium-driver python3-selenium)
+FABTEL_PKGS=(build-essential cmake pkg-config libh2o-evloop-dev libcsv-dev libjansson-dev libsystemd-dev libssl-dev zlib1g-dev libsqlite3-dev libpq-dev python3 curl)
+FABTEL_TEST_PKGS=(clang libclang-rt-14-dev systemd wrk prometheus victoria-metrics postgresql chromium chromium-driver python3-selenium)
 # tools/bench/bench.py also wants: wrk h2o python3-fastapi python3-uvicorn python3-sqlalchemy (it says which is missing)
 
 fabtel_install() {
