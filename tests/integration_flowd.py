@@ -3,11 +3,14 @@ apid's front door (read your writes), hostile bodies (nothing applied),
 Idempotency-Key across a kill, and durability under fire: clients post while
 flowd is SIGKILLed and restarted (FABTEL_FLOWD_KILLS, default 50); afterwards,
 for every flow, acknowledged sums <= stored sums <= sent sums.
+With FABTEL_TEST_FLOW_STORE (a postgresql:// URL; tests/pg.py sets it and FABTEL_TEST_PG) every flowd here
+uses PostgreSQL instead of SQLite: a fresh database per state directory, the same checks.
 Usage: integration_flowd.py BUILD_DIR"""
 import http.client
 import json
 import os
 import random
+import subprocess
 import signal
 import socket
 import sys
@@ -25,8 +28,27 @@ def req(port, method, path, body=None, headers=None, timeout=30):
     return st, doc
 
 
+STORE = os.environ.get("FABTEL_TEST_FLOW_STORE") or None
+DATABASES = {}
+
+
+def store_args(state):
+    """--state-dir, and on PostgreSQL the database standing for that state directory (the first: STORE)."""
+    if STORE is None:
+        return ["--state-dir", state]
+    if state not in DATABASES:
+        if not DATABASES:
+            DATABASES[state] = STORE
+        else:
+            name = "flows%d" % len(DATABASES)
+            subprocess.run(["/usr/lib/postgresql/15/bin/psql", "-X", "-q", os.environ["FABTEL_TEST_PG"], "-c",
+                            "CREATE DATABASE %s" % name], check=True, timeout=60)
+            DATABASES[state] = STORE.rsplit("/", 1)[0] + "/" + name
+    return ["--state-dir", state, "--store", DATABASES[state]]
+
+
 def start_flowd(env, port, state, *extra):
-    p = env.start("flowd/fabtel-flowd", "--listen", "127.0.0.1:%d" % port, "--state-dir", state, *extra)
+    p = env.start("flowd/fabtel-flowd", "--listen", "127.0.0.1:%d" % port, *store_args(state), *extra)
     if p.wait_log(r"event=listening", timeout=30) is None:
         raise RuntimeError("flowd did not start:\n" + p.text())
     return p
@@ -122,6 +144,12 @@ def test_store_full(env):
     """A store at its cap answers 507 and applies nothing of that batch; what was acknowledged stays."""
     port = free_port()
     state = os.path.join(env.dir, "state-full")
+    if STORE is not None:  # a cap is SQLite's; PostgreSQL's disk is managed where it runs
+        p = env.start("flowd/fabtel-flowd", "--listen", "127.0.0.1:%d" % port, *store_args(state), "--max-store-bytes", "300000")
+        rc = p.stop(timeout=30) if p.wait_log(r"start_refused", timeout=30) else None
+        check(rc is not None and rc != 0 and "--max-store-bytes is for the SQLite store" in p.text(),
+              "--max-store-bytes with PostgreSQL is refused with a reason (rc %s): %s" % (rc, p.text()[-300:]))
+        return
     p = start_flowd(env, port, state, "--max-store-bytes", "300000")
     statuses, acked = [], []
     for i in range(200):
@@ -228,6 +256,7 @@ def test_durability(env, port, state, kills, cur):
 
 
 def main():
+    print("store: %s" % ("postgresql" if STORE else "sqlite"))
     env = Env(sys.argv[1])
     state = os.path.join(env.dir, "state")
     port = free_port()

@@ -31,7 +31,9 @@ class Postgres:
             pw = pwd.getpwnam("postgres")
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
             self.prefix = ["runuser", "-u", "postgres", "--"]
-        self._run([os.path.join(BINDIR, "initdb"), "-D", self.data, "-U", "fabtel", "--auth=trust", "-E", "UTF8", "--locale=C"])
+        self._run([os.path.join(BINDIR, "initdb"), "-D", self.data, "-U", "fabtel", "--auth=trust", "-E", "UTF8", "--locale=C",
+                   # a natural-language default collation, so that only the columns' COLLATE "C" gives byte order
+                   "--locale-provider=icu", "--icu-locale=en-US"])
         opts = "-c listen_addresses=127.0.0.1 -p %d -k %s -c max_connections=50 -c fsync=on" % (self.port, self.dir)
         self._run([os.path.join(BINDIR, "pg_ctl"), "-D", self.data, "-l", self.log, "-o", opts, "-w", "-t", "120", "start"])
         with open(os.path.join(self.data, "postmaster.pid")) as f:

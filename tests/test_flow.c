@@ -146,6 +146,15 @@ static void test_store(void)
     CHECK(apply(&s, over, NULL, &ans) == 409, "a sum past 2^63-1: 409");
     CHECK_EQ_STR(read_hour(&r, 9),
                  "[{\"src_app\":\"n\",\"dest_app\":\"n\",\"vpc_id\":\"n\",\"hour\":9,\"bytes_rx\":9223372036854775806,\"bytes_tx\":4294967296}]");
+    /* Byte order, whatever the database's collation: "B" < "_" < "a" < "é" (0x42, 0x5f, 0x61, 0xc3). */
+    const char *order = "[{\"src_app\":\"\u00e9\",\"dest_app\":\"d\",\"vpc_id\":\"v\",\"hour\":11,\"bytes_rx\":1,\"bytes_tx\":1},"
+                        "{\"src_app\":\"a\",\"dest_app\":\"d\",\"vpc_id\":\"v\",\"hour\":11,\"bytes_rx\":1,\"bytes_tx\":1},"
+                        "{\"src_app\":\"_\",\"dest_app\":\"d\",\"vpc_id\":\"v\",\"hour\":11,\"bytes_rx\":1,\"bytes_tx\":1},"
+                        "{\"src_app\":\"B\",\"dest_app\":\"d\",\"vpc_id\":\"v\",\"hour\":11,\"bytes_rx\":1,\"bytes_tx\":1}]";
+    CHECK(apply(&s, order, NULL, &ans) == 201, "four sources");
+    const char *got = read_hour(&r, 11), *b = strstr(got, "\"B\""), *u = strstr(got, "\"_\""), *a = strstr(got, "\"a\""),
+               *e = strstr(got, "\"\xc3\xa9\"");
+    CHECK(b && u && a && e && b < u && u < a && a < e, "read back in byte order: %s", got);
     /* Idempotency: the same key and body once; the same key with another body: 422. */
     const char *k1 = "[{\"src_app\":\"i\",\"dest_app\":\"i\",\"vpc_id\":\"i\",\"hour\":5,\"bytes_rx\":7,\"bytes_tx\":7}]";
     CHECK(apply(&s, k1, "key-1", &ans) == 201 && apply(&s, k1, "key-1", &ans) == 201, "retried with its key: 201 twice");
@@ -154,7 +163,7 @@ static void test_store(void)
     ans.len = 0;
     flow_store_read_hours(&r, &ans);
     ft_buf_append(&ans, "", 1);
-    CHECK_EQ_STR(ans.data, "[1,2,5,9]");
+    CHECK_EQ_STR(ans.data, "[1,2,5,9,11]");
     flow_store_close(&r);
     flow_store_close(&s);
     /* A store written by a newer flowd is refused, not "migrated" backwards. */
