@@ -1,0 +1,156 @@
+"""Two flowd front ends on one PostgreSQL, one of them SIGKILLed over and over while both take posts: every
+batch is retried with its Idempotency-Key (on either front end) until it gets a 2xx, and afterwards every
+hour's answer equals, byte for byte, that of a SQLite flowd given the same batches once each.
+FABTEL_FRONTS_KILLS (default 30) kills. Usage: integration_flowd_fronts.py BUILD_DIR"""
+import http.client
+import json
+import os
+import random
+import signal
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fabtel_test import Env, check, free_port, http_get, report  # noqa: E402
+from pg import Postgres  # noqa: E402
+
+HOURS = range(2000, 2004)
+
+
+def batches(n):
+    """n batches over a small key space (the front ends contend for the same rows), each with its own key."""
+    rng = random.Random(16)
+    out = []
+    for i in range(n):
+        flows = [{"src_app": "app%d" % rng.randrange(6), "dest_app": "svc%d" % rng.randrange(6), "vpc_id": "vpc-%d" % rng.randrange(2),
+                  "hour": rng.choice(HOURS), "bytes_rx": rng.randrange(1, 1 << 40), "bytes_tx": rng.randrange(0, 1000)}
+                 for _ in range(rng.randrange(1, 30))]
+        out.append(("batch-%d-%d" % (os.getpid(), i), json.dumps(flows)))
+    return out
+
+
+def post(port, key, body, timeout=10):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request("POST", "/flows", body, {"Content-Type": "application/json", "Idempotency-Key": key})
+        r = c.getresponse()
+        r.read()
+        return r.status
+    finally:
+        c.close()
+
+
+class Poster(threading.Thread):
+    """Takes batches off a shared list; posts each to a front end, and again (either one) until a 2xx."""
+
+    def __init__(self, work, lock, ports, n):
+        super().__init__(daemon=True)
+        self.work, self.lock, self.ports, self.rng = work, lock, ports, random.Random(n)
+        self.attempts = self.retried = 0
+        self.failed = []
+
+    def run(self):
+        while True:
+            with self.lock:
+                if not self.work:
+                    return
+                key, body = self.work.pop()
+            deadline = time.time() + 120
+            tries = 0
+            while time.time() < deadline:
+                self.attempts += 1
+                tries += 1
+                try:
+                    st = post(self.rng.choice(self.ports), key, body)
+                except (OSError, http.client.HTTPException):
+                    st = None
+                if st is not None and 200 <= st < 300:
+                    break
+                if st is not None and st not in (500, 503):
+                    self.failed.append((key, st))
+                    break
+                time.sleep(0.01)
+            else:
+                self.failed.append((key, "no 2xx in 120 s"))
+            self.retried += tries > 1
+
+
+def flowd(env, port, *args, tag):
+    p = env.start("flowd/fabtel-flowd", "--listen", "127.0.0.1:%d" % port, *args, tag=tag)
+    if p.wait_log(r"event=listening", timeout=60) is None:
+        raise RuntimeError("flowd did not start:\n" + p.text())
+    return p
+
+
+def answers(port):
+    """Every hour's raw answer and the hour list, as bytes."""
+    out = {"hours": http_get("http://127.0.0.1:%d/flows/hours" % port)[2]}
+    for h in HOURS:
+        st, _, body = http_get("http://127.0.0.1:%d/flows?hour=%d" % (port, h))
+        out[h] = body if st == 200 else st
+    return out
+
+
+def run(env, pg, kills):
+    url = pg.create_db("fronts")
+    ports = [free_port(), free_port()]
+    args = ["--store", url, "--request-timeout", "5"]
+    fronts = [flowd(env, ports[i], *args, "--state-dir", os.path.join(env.dir, "fe%d" % i), tag="front%d" % i) for i in range(2)]
+    work = batches(int(os.environ.get("FABTEL_FRONTS_BATCHES", "1500")))
+    reference = list(work)
+    lock = threading.Lock()
+    posters = [Poster(work, lock, ports, n) for n in range(4)]
+    t0 = time.time()
+    for p in posters:
+        p.start()
+    rng = random.Random(5)
+    done = 0
+    while done < kills and any(p.is_alive() for p in posters):
+        time.sleep(rng.uniform(0.05, 0.25))
+        fronts[0].stop(signal.SIGKILL)
+        env.procs.remove(fronts[0])
+        fronts[0] = flowd(env, ports[0], *args, "--state-dir", os.path.join(env.dir, "fe0"), tag="front0")
+        done += 1
+    for p in posters:
+        p.join(300)
+    took = time.time() - t0
+    failed = [f for p in posters for f in p.failed]
+    print("two front ends: %d batches in %.1f s, %d SIGKILLs of one front end, %d attempts, %d batches retried" % (
+        len(reference), took, done, sum(p.attempts for p in posters), sum(p.retried for p in posters)))
+    check(done >= min(kills, 5), "the front end was killed while posts went on (%d kills)" % done)
+    check(not failed and not work, "every batch got a 2xx (failures: %s; %d never sent)" % (failed[:5], len(work)))
+    # The same batches once each into a SQLite flowd: the sums to equal.
+    sport = free_port()
+    ref = flowd(env, sport, "--state-dir", os.path.join(env.dir, "sqlite"), tag="sqlite")
+    bad = [k for k, body in reference if post(sport, k, body, timeout=60) != 201]
+    check(not bad, "the SQLite flowd took every batch (%s)" % bad[:3])
+    want = answers(sport)
+    for port in ports:
+        got = answers(port)
+        diff = [h for h in want if want[h] != got.get(h)]
+        check(not diff, "front end %d answers every hour byte for byte as SQLite does (differ: %s; e.g. %s vs %s)" % (
+            port, diff, (got.get(diff[0]) or b"")[:200] if diff else "", (want.get(diff[0]) or b"")[:200] if diff else ""))
+    check(len(json.loads(want[HOURS[0]])) > 10, "the comparison covers many flows: %d in hour %d" % (len(json.loads(want[HOURS[0]])),
+                                                                                                    HOURS[0]))
+    retries = sum(p.text().count("event=commit_retry") for p in env.procs)
+    print("deadlocks between the front ends run again by the writer: %d" % retries)
+    for f in fronts + [ref]:
+        check(f.stop() == 0, "flowd stops with exit 0")
+
+
+def main():
+    env = Env(sys.argv[1])
+    pg = None
+    try:
+        pg = Postgres()
+        run(env, pg, int(os.environ.get("FABTEL_FRONTS_KILLS", "30")))
+    finally:
+        env.cleanup()
+        if pg is not None:
+            pg.stop()
+    return report("integration_flowd_fronts")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
