@@ -8,16 +8,28 @@
 #include <string.h>
 
 #include "json.h"
+#include "util.h"
 
 struct flow_pg {
     PGconn *conn;
     int readonly, retryable;
+    uint64_t touched; /* lock buckets the next transaction's batches write to (flow_pg_touch) */
     char err[512];
     ft_buf_t rows; /* a batch as JSON, reused */
 };
 
-/* Advisory lock key for migrations: any constant of fabtel's own ("FTFL"). */
+/* Advisory lock keys: any constants of fabtel's own ("FTFL", "FTFM"). */
 #define MIGRATE_LOCK "1179928140"
+#define BUCKET_LOCK_CLASS "1179928141"
+
+/*
+ * Front ends write the same rows; row locks taken in each batch's order let two transactions deadlock, and
+ * PostgreSQL only notices after deadlock_timeout (1 s), stalling both. So a transaction first takes advisory
+ * locks on the buckets (hash of the flow key, 64 of them) its batches write to, in ascending order: two
+ * transactions with a bucket in common queue at the start instead of deadlocking midway, and transactions
+ * with none in common run side by side. Row locks are then never waited for except behind a bucket's holder.
+ */
+#define LOCK_BUCKETS 64u
 
 static const char *const SCHEMA_V1 =
     "CREATE TABLE IF NOT EXISTS flows(hour bigint NOT NULL, src_app text COLLATE \"C\" NOT NULL,"
@@ -180,11 +192,50 @@ void flow_pg_close(flow_pg_t *p)
     free(p);
 }
 
+static int exec_params(flow_pg_t *p, const char *sql, int n, const char *const *vals, int ok_status, PGresult **res);
+
+static uint32_t bucket_of(const flow_record_t *r)
+{
+    char key[3 * (FLOW_STR_MAX + 1) + 24];
+    int n = snprintf(key, sizeof(key), "%s%c%s%c%s%c%" PRId64, r->src_app, 0, r->dest_app, 0, r->vpc_id, 0, r->hour);
+    return ft_shard_of(key, (size_t)n, LOCK_BUCKETS);
+}
+
+void flow_pg_touch(flow_pg_t *p, const flow_batch_t *b)
+{
+    for (size_t i = 0; i < b->n && p->touched != UINT64_MAX; i++)
+        p->touched |= 1ULL << bucket_of(&b->rec[i]);
+}
+
+/* The touched buckets' locks, in ascending order (unnest keeps the array's order; count() takes every row). */
+static int lock_buckets(flow_pg_t *p)
+{
+    char arr[LOCK_BUCKETS * 4 + 4];
+    size_t o = 0;
+    arr[o++] = '{';
+    for (uint32_t i = 0; i < LOCK_BUCKETS; i++)
+        if (p->touched & (1ULL << i))
+            o += (size_t)snprintf(arr + o, sizeof(arr) - o, "%s%u", o > 1 ? "," : "", i);
+    arr[o++] = '}';
+    arr[o] = '\0';
+    p->touched = 0;
+    if (o == 2)
+        return 0;
+    const char *v[] = {arr};
+    PGresult *res;
+    int r = exec_params(p, "SELECT count(pg_advisory_xact_lock(" BUCKET_LOCK_CLASS ", b)) FROM unnest($1::int[]) AS b", 1, v,
+                        PGRES_TUPLES_OK, &res);
+    PQclear(res);
+    return r;
+}
+
 int flow_pg_begin(flow_pg_t *p)
 {
     p->retryable = 0;
     int r = connected(p);
-    return r != 0 ? r : run(p, "BEGIN");
+    if (r == 0)
+        r = run(p, "BEGIN");
+    return r != 0 ? r : lock_buckets(p);
 }
 
 int flow_pg_commit(flow_pg_t *p)

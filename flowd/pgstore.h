@@ -21,8 +21,10 @@
  * added while it stays within 2^63-1 (the upsert's WHERE); a batch whose
  * upsert changed fewer rows than it has records is refused whole (409).
  *
- * Transactions of two front ends can deadlock on the same keys in another
- * order; PostgreSQL aborts one (SQLSTATE 40P01), and the writer runs that
+ * Concurrency between front ends: a transaction first takes advisory locks
+ * on the key buckets it will write, in order (flow_pg_touch, flow_pg_begin),
+ * so transactions on the same flows queue instead of deadlocking; should
+ * PostgreSQL still abort one (SQLSTATE 40P01, 40001), the writer runs that
  * group again (flow_pg_retryable).
  *
  * Schema: table fabtel_schema(component, version); migrations run under an
@@ -53,7 +55,9 @@ const char *flow_pg_errmsg(const flow_pg_t *p);
 /* 1 when the last failure was a deadlock or a serialization failure: the whole transaction may be run again. */
 int flow_pg_retryable(const flow_pg_t *p);
 
-int flow_pg_begin(flow_pg_t *p); /* reconnects first when the connection was lost */
+/* Before begin: the next transaction will write b (its bucket locks are taken by begin, see pgstore.c). */
+void flow_pg_touch(flow_pg_t *p, const flow_batch_t *b);
+int flow_pg_begin(flow_pg_t *p); /* reconnects first when the connection was lost; takes the touched buckets' locks */
 int flow_pg_commit(flow_pg_t *p);
 void flow_pg_rollback(flow_pg_t *p);
 

@@ -123,6 +123,12 @@ static int step(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? 0 : rc == SQLITE_FULL ? -ENOSPC : -EIO;
 }
 
+void flow_store_touch(flow_store_t *s, const flow_batch_t *b)
+{
+    if (s->pg != NULL)
+        flow_pg_touch(s->pg, b);
+}
+
 int flow_store_begin(flow_store_t *s)
 {
     return s->pg != NULL ? flow_pg_begin(s->pg) : exec(s, "BEGIN IMMEDIATE");

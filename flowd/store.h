@@ -61,7 +61,9 @@ const char *flow_store_errmsg(const flow_store_t *s);
 /* 1 when the last failure aborted a transaction that may simply be run again (a deadlock between front ends). */
 int flow_store_retryable(const flow_store_t *s);
 
-/* Transactions of the writer. */
+/* Transactions of the writer. Before begin, touch each batch the transaction will apply (PostgreSQL locks
+   what they write up front; SQLite has one writer and ignores it). */
+void flow_store_touch(flow_store_t *s, const flow_batch_t *b);
 int flow_store_begin(flow_store_t *s);
 int flow_store_commit(flow_store_t *s); /* 0, or -ENOSPC (disk full), -EIO */
 void flow_store_rollback(flow_store_t *s);

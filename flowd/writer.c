@@ -29,6 +29,8 @@ static int64_t now_s(void)
 /* Apply every job of a group inside one transaction; their statuses are final only if the commit succeeds. */
 static int apply_once(flow_writer_t *w, flow_job_t *jobs)
 {
+    for (flow_job_t *j = jobs; j != NULL; j = j->next)
+        flow_store_touch(&w->store, &j->batch);
     int r = flow_store_begin(&w->store);
     int64_t now = now_s();
     for (flow_job_t *j = jobs; r == 0 && j != NULL; j = j->next) {

@@ -1,7 +1,7 @@
 """Two flowd front ends on one PostgreSQL, one of them SIGKILLed over and over while both take posts: every
 batch is retried with its Idempotency-Key (on either front end) until it gets a 2xx, and afterwards every
 hour's answer equals, byte for byte, that of a SQLite flowd given the same batches once each.
-FABTEL_FRONTS_KILLS (default 30) kills. Usage: integration_flowd_fronts.py BUILD_DIR"""
+FABTEL_FRONTS_KILLS (default 30) kills, at least FABTEL_FRONTS_BATCHES (1,500) batches. Usage: integration_flowd_fronts.py BUILD_DIR"""
 import http.client
 import json
 import os
@@ -18,16 +18,24 @@ from pg import Postgres  # noqa: E402
 HOURS = range(2000, 2004)
 
 
-def batches(n):
-    """n batches over a small key space (the front ends contend for the same rows), each with its own key."""
-    rng = random.Random(16)
-    out = []
-    for i in range(n):
-        flows = [{"src_app": "app%d" % rng.randrange(6), "dest_app": "svc%d" % rng.randrange(6), "vpc_id": "vpc-%d" % rng.randrange(2),
-                  "hour": rng.choice(HOURS), "bytes_rx": rng.randrange(1, 1 << 40), "bytes_tx": rng.randrange(0, 1000)}
-                 for _ in range(rng.randrange(1, 30))]
-        out.append(("batch-%d-%d" % (os.getpid(), i), json.dumps(flows)))
-    return out
+class Batches:
+    """Batches over a small key space (the front ends contend for the same rows), each with its own key, made on
+    demand until the kills are over (and at least `least` of them); `taken` keeps them for the SQLite run."""
+
+    def __init__(self, least):
+        self.rng, self.lock, self.least, self.taken, self.over = random.Random(16), threading.Lock(), least, [], False
+
+    def next(self):
+        with self.lock:
+            if self.over and len(self.taken) >= self.least:
+                return None
+            flows = [{"src_app": "app%d" % self.rng.randrange(6), "dest_app": "svc%d" % self.rng.randrange(6),
+                      "vpc_id": "vpc-%d" % self.rng.randrange(2), "hour": self.rng.choice(HOURS),
+                      "bytes_rx": self.rng.randrange(1, 1 << 40), "bytes_tx": self.rng.randrange(0, 1000)}
+                     for _ in range(self.rng.randrange(1, 30))]
+            b = ("batch-%d-%d" % (os.getpid(), len(self.taken)), json.dumps(flows))
+            self.taken.append(b)
+            return b
 
 
 def post(port, key, body, timeout=10):
@@ -44,18 +52,18 @@ def post(port, key, body, timeout=10):
 class Poster(threading.Thread):
     """Takes batches off a shared list; posts each to a front end, and again (either one) until a 2xx."""
 
-    def __init__(self, work, lock, ports, n):
+    def __init__(self, work, ports, n):
         super().__init__(daemon=True)
-        self.work, self.lock, self.ports, self.rng = work, lock, ports, random.Random(n)
+        self.work, self.ports, self.rng = work, ports, random.Random(n)
         self.attempts = self.retried = 0
         self.failed = []
 
     def run(self):
         while True:
-            with self.lock:
-                if not self.work:
-                    return
-                key, body = self.work.pop()
+            b = self.work.next()
+            if b is None:
+                return
+            key, body = b
             deadline = time.time() + 120
             tries = 0
             while time.time() < deadline:
@@ -97,29 +105,28 @@ def run(env, pg, kills):
     ports = [free_port(), free_port()]
     args = ["--store", url, "--request-timeout", "5"]
     fronts = [flowd(env, ports[i], *args, "--state-dir", os.path.join(env.dir, "fe%d" % i), tag="front%d" % i) for i in range(2)]
-    work = batches(int(os.environ.get("FABTEL_FRONTS_BATCHES", "1500")))
-    reference = list(work)
-    lock = threading.Lock()
-    posters = [Poster(work, lock, ports, n) for n in range(4)]
+    work = Batches(int(os.environ.get("FABTEL_FRONTS_BATCHES", "1500")))
+    posters = [Poster(work, ports, n) for n in range(4)]
     t0 = time.time()
     for p in posters:
         p.start()
     rng = random.Random(5)
     done = 0
-    while done < kills and any(p.is_alive() for p in posters):
+    while done < kills:
         time.sleep(rng.uniform(0.05, 0.25))
         fronts[0].stop(signal.SIGKILL)
         env.procs.remove(fronts[0])
         fronts[0] = flowd(env, ports[0], *args, "--state-dir", os.path.join(env.dir, "fe0"), tag="front0")
         done += 1
+    work.over = True
     for p in posters:
         p.join(300)
     took = time.time() - t0
+    reference = work.taken
     failed = [f for p in posters for f in p.failed]
     print("two front ends: %d batches in %.1f s, %d SIGKILLs of one front end, %d attempts, %d batches retried" % (
         len(reference), took, done, sum(p.attempts for p in posters), sum(p.retried for p in posters)))
-    check(done >= min(kills, 5), "the front end was killed while posts went on (%d kills)" % done)
-    check(not failed and not work, "every batch got a 2xx (failures: %s; %d never sent)" % (failed[:5], len(work)))
+    check(not failed, "every batch got a 2xx (failures: %s)" % failed[:5])
     # The same batches once each into a SQLite flowd: the sums to equal.
     sport = free_port()
     ref = flowd(env, sport, "--state-dir", os.path.join(env.dir, "sqlite"), tag="sqlite")

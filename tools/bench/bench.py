@@ -29,6 +29,9 @@ and as TSV. Cases (issue "Performance"):
  12 UFM: 200,000 ports x 31 counters — in-process (tools/bench/ufm_bench.c: parse, rewrite, apply, publish, with and
     without the pre-rendered ListMetrics, and with history), then live (producer --format ufm, ingestd, apid):
     ingest durations while GetMetric is served under wrk
+ 13 flows on PostgreSQL: POST throughput (records/s, 50 connections, batches of 10 and 100) of one flowd on SQLite,
+    one flowd front end on PostgreSQL and two front ends sharing it (25 connections each, at once), in one run
+    (a private PostgreSQL 15 from tests/pg.py, fsync on)
 Every server is stopped by pid at the end; every load is bounded in time and loopback only."""
 import argparse
 import datetime
@@ -399,6 +402,57 @@ def wrk_script(url, script, environ, duration, conns=50, threads=2):
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), int(non2xx.group(1)) if non2xx else 0
 
 
+def wrk_post_many(urls, batch, duration):
+    """wrk at several front ends at once (50 connections shared out); total records/s and non-2xx answers."""
+    script = os.path.join(ROOT, "tools", "bench", "flows_post.lua")
+    conns = 50 // len(urls)
+    procs = [subprocess.Popen(["wrk", "-t%d" % (2 // len(urls) or 1), "-c%d" % conns, "-d%ds" % duration, "-s", script, u],
+                              stdout=subprocess.PIPE, text=True, env=dict(os.environ, FLOWS_BATCH=str(batch))) for u in urls]
+    total, bad = 0.0, 0
+    for p in procs:
+        out = p.communicate(timeout=duration + 60)[0]
+        m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        total += float(m.group(1)) * batch if m else 0.0
+        b = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        bad += int(b.group(1)) if b else 0
+    return total, bad
+
+
+def case_flows_pg(env, args):
+    """Write throughput on PostgreSQL with one and two front ends, beside SQLite's in the same run."""
+    from pg import Postgres
+    pg = Postgres()
+    try:
+        for batch in (10, 100):
+            case = "13 flows POST, batches of %d" % batch
+            url = pg.create_db("bench%d" % batch)
+            ports = [free_port() for _ in range(3)]
+            sq = env.start("flowd/fabtel-flowd", "--listen", "127.0.0.1:%d" % ports[0], "--state-dir",
+                           tempfile.mkdtemp(prefix="bench-flows-", dir=env.dir))
+            fronts = [env.start("flowd/fabtel-flowd", "--listen", "127.0.0.1:%d" % p, "--store", url, "--state-dir", env.dir)
+                      for p in ports[1:]]
+            for d in [sq] + fronts:
+                d.wait_log("event=listening", timeout=30)
+            runs = {"sqlite": [], "pg1": [], "pg2": []}
+            bad = {"sqlite": 0, "pg1": 0, "pg2": 0}
+            targets = {"sqlite": [ports[0]], "pg1": [ports[1]], "pg2": ports[1:]}
+            for _ in range(args.rounds):
+                for k, t in targets.items():
+                    r, b = wrk_post_many(["http://127.0.0.1:%d" % p for p in t], batch, args.duration)
+                    runs[k].append(r)
+                    bad[k] += b
+            med = {k: statistics.median(v) for k, v in runs.items()}
+            record(case, "SQLite, one flowd records/s", med["sqlite"], "rec/s", "non-2xx %d" % bad["sqlite"])
+            record(case, "PostgreSQL, one front end records/s", med["pg1"], "rec/s", "non-2xx %d" % bad["pg1"])
+            record(case, "PostgreSQL, two front ends records/s", med["pg2"], "rec/s", "non-2xx %d" % bad["pg2"])
+            record(case, "ratio PostgreSQL 1 front end / SQLite", med["pg1"] / max(1.0, med["sqlite"]), "x")
+            record(case, "ratio 2 front ends / 1", med["pg2"] / max(1.0, med["pg1"]), "x", "all on the same 2 cores as PostgreSQL")
+            record(case, "deadlocks run again (2 front ends)", sum(f.text().count("event=commit_retry") for f in fronts), "")
+            stop_all(env, sq, *fronts)
+    finally:
+        pg.stop()
+
+
 def case_history(env, args):
     """History: the publish cost and the budget (bench-history), then queries against a prefilled day."""
     for n, gens in ((10000, 30), (100000, 10)):
@@ -641,7 +695,7 @@ def main():
     env = Env(os.path.join(ROOT, "build-release"))
     cases = {"1": case_getmetric, "2": case_listmetrics, "3": case_under_ingest, "4": case_freshness, "5": case_ingest,
              "6": case_frontdoor, "7": case_flows, "8": case_history, "9": case_bottlenecks,
-             "10": case_orchd, "11": case_dashboard, "12": case_ufm}
+             "10": case_orchd, "11": case_dashboard, "12": case_ufm, "13": case_flows_pg}
     print("%-34s %-34s %12s %-6s %s" % ("case", "metric", "value", "unit", "note"))
     try:
         for c in args.cases.split(","):
