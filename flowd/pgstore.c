@@ -229,11 +229,20 @@ static int lock_buckets(flow_pg_t *p)
     return r;
 }
 
+/*
+ * libpq learns that a server went away (a restart, a failover) only when a statement fails. A BEGIN or a
+ * read that fails that way is harmless to repeat, once, on a new connection.
+ */
+static int lost(flow_pg_t *p)
+{
+    return PQstatus(p->conn) == CONNECTION_BAD && connected(p) == 0;
+}
+
 int flow_pg_begin(flow_pg_t *p)
 {
     p->retryable = 0;
     int r = connected(p);
-    if (r == 0)
+    if (r == 0 && (r = run(p, "BEGIN")) != 0 && lost(p))
         r = run(p, "BEGIN");
     return r != 0 ? r : lock_buckets(p);
 }
@@ -406,13 +415,13 @@ int flow_pg_read_hour(flow_pg_t *p, int64_t hour, const char *src, const char *d
     snprintf(h, sizeof(h), "%" PRId64, hour);
     const char *v[] = {h, src, dest, vpc};
     PGresult *res;
+    static const char *const sql =
+        "SELECT src_app, dest_app, vpc_id, bytes_rx, bytes_tx FROM flows WHERE hour=$1::bigint"
+        " AND ($2::text IS NULL OR src_app=$2) AND ($3::text IS NULL OR dest_app=$3) AND ($4::text IS NULL OR vpc_id=$4)"
+        " ORDER BY src_app, dest_app, vpc_id";
     int r = connected(p);
-    if (r == 0)
-        r = exec_params(p,
-                        "SELECT src_app, dest_app, vpc_id, bytes_rx, bytes_tx FROM flows WHERE hour=$1::bigint"
-                        " AND ($2::text IS NULL OR src_app=$2) AND ($3::text IS NULL OR dest_app=$3) AND ($4::text IS NULL OR vpc_id=$4)"
-                        " ORDER BY src_app, dest_app, vpc_id",
-                        4, v, PGRES_TUPLES_OK, &res);
+    if (r == 0 && (r = exec_params(p, sql, 4, v, PGRES_TUPLES_OK, &res)) != 0 && lost(p))
+        r = exec_params(p, sql, 4, v, PGRES_TUPLES_OK, &res);
     if (r != 0)
         return -EIO;
     ft_buf_append(out, "[", 1);
@@ -430,9 +439,10 @@ int flow_pg_read_hour(flow_pg_t *p, int64_t hour, const char *src, const char *d
 int flow_pg_read_hours(flow_pg_t *p, ft_buf_t *out)
 {
     PGresult *res;
+    static const char *const sql = "SELECT DISTINCT hour FROM flows ORDER BY hour";
     int r = connected(p);
-    if (r == 0)
-        r = exec_params(p, "SELECT DISTINCT hour FROM flows ORDER BY hour", 0, NULL, PGRES_TUPLES_OK, &res);
+    if (r == 0 && (r = exec_params(p, sql, 0, NULL, PGRES_TUPLES_OK, &res)) != 0 && lost(p))
+        r = exec_params(p, sql, 0, NULL, PGRES_TUPLES_OK, &res);
     if (r != 0)
         return -EIO;
     ft_buf_append(out, "[", 1);

@@ -140,6 +140,24 @@ def run(env, pg, kills):
             port, diff, (got.get(diff[0]) or b"")[:200] if diff else "", (want.get(diff[0]) or b"")[:200] if diff else ""))
     check(len(json.loads(want[HOURS[0]])) > 10, "the comparison covers many flows: %d in hour %d" % (len(json.loads(want[HOURS[0]])),
                                                                                                     HOURS[0]))
+    # PostgreSQL restarts (a failover, as clients see it): the front ends reconnect by themselves.
+    pg.restart()
+    key, body = "after-restart-%d" % os.getpid(), json.dumps([{"src_app": "r", "dest_app": "r", "vpc_id": "r", "hour": 2100,
+                                                                  "bytes_rx": 5, "bytes_tx": 5}])
+    seen = []
+
+    def through(port):
+        try:
+            seen.append(post(port, key, body))
+        except (OSError, http.client.HTTPException) as e:
+            seen.append(str(e))
+        return seen[-1] == 201
+    for port in ports:
+        check(env.wait_for(lambda: through(port), timeout=60, step=0.2), "front end %d writes again after PostgreSQL restarted: %s"
+              % (port, seen[-5:]))
+        st, _, got = http_get("http://127.0.0.1:%d/flows?hour=2100" % port)
+        check(st == 200 and json.loads(got) == [{"src_app": "r", "dest_app": "r", "vpc_id": "r", "hour": 2100, "bytes_rx": 5, "bytes_tx": 5}],
+              "and reads again; the batch posted to both with one key counts once: %s" % got[:200])
     retries = sum(p.text().count("event=commit_retry") for p in env.procs)
     print("deadlocks between the front ends run again by the writer: %d" % retries)
     for f in fronts + [ref]:

@@ -34,10 +34,18 @@ class Postgres:
         self._run([os.path.join(BINDIR, "initdb"), "-D", self.data, "-U", "fabtel", "--auth=trust", "-E", "UTF8", "--locale=C",
                    # a natural-language default collation, so that only the columns' COLLATE "C" gives byte order
                    "--locale-provider=icu", "--icu-locale=en-US"])
+        self.start()
+
+    def start(self):
         opts = "-c listen_addresses=127.0.0.1 -p %d -k %s -c max_connections=50 -c fsync=on" % (self.port, self.dir)
         self._run([os.path.join(BINDIR, "pg_ctl"), "-D", self.data, "-l", self.log, "-o", opts, "-w", "-t", "120", "start"])
         with open(os.path.join(self.data, "postmaster.pid")) as f:
             self.pid = int(f.readline())
+
+    def restart(self):
+        """A fast shutdown and a start on the same port and data (what clients see of a failover)."""
+        self._halt()
+        self.start()
 
     def _run(self, cmd):
         r = subprocess.run(self.prefix + cmd, capture_output=True, text=True, timeout=180, cwd=self.dir)
@@ -67,6 +75,10 @@ class Postgres:
         return self.url(name)
 
     def stop(self):
+        self._halt()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _halt(self):
         if self.pid is not None:
             try:
                 os.kill(self.pid, signal.SIGINT)  # "fast" shutdown
@@ -78,7 +90,6 @@ class Postgres:
             except ProcessLookupError:
                 pass
             self.pid = None
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def main():
