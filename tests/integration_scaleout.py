@@ -30,10 +30,11 @@ def examples_valid():
     check(r.returncode == 0, "deploy/vmagent/scrape.yml passes vmagent -dryRun: %s%s" % (r.stdout, r.stderr))
 
 
-def vm_query(port, q):
-    """An instant query to VictoriaMetrics: {labels-tuple: value}, or None when it did not answer."""
+def vm_query(port, q, at=None):
+    """An instant query to VictoriaMetrics (now, or at a Unix time): [(labels, value)], or None when it did not answer."""
+    when = "&time=%.3f" % at if at is not None else ""
     try:
-        st, _, body = http_get("http://127.0.0.1:%d/api/v1/query?nocache=1&query=%s" % (port, urllib.parse.quote(q)), timeout=5)
+        st, _, body = http_get("http://127.0.0.1:%d/api/v1/query?nocache=1%s&query=%s" % (port, when, urllib.parse.quote(q)), timeout=5)
     except OSError:
         return None
     if st != 200:
@@ -115,6 +116,9 @@ def run(env):
     seen = lambda: (vm_query(vport, "fabtel_switch_present") or [])  # noqa: E731
     check(env.wait_for(lambda: len(seen()) == 22, timeout=120, step=1), "VictoriaMetrics has 22 present series: %d\n%s\n%s"
           % (len(seen()), vm.text()[-800:], prom.text()[-800:]))
+    # A few generations of each shard stored first, so that one series has a past to be scored against.
+    moved = lambda: (vm_query(vport, "min(changes(fabtel_generation[10m]))") or [({}, 0)])[0][1] >= 3  # noqa: E731
+    check(env.wait_for(moved, timeout=90, step=1), "VictoriaMetrics has seen each shard's generation change 3 times")
     os.kill(prod.p.pid, signal.SIGSTOP)
     try:
         check_held_values(env, apids, vport)
@@ -175,7 +179,9 @@ def check_held_values(env, apids, vport):
     present = dict((m["switch_id"], v) for m, v in vm_query(vport, "fabtel_switch_present") or [])
     check(present.get("gone-1") == 0 and sum(present.values()) == len(want),
           "VictoriaMetrics: gone-1 present 0, the other %d present 1: %s" % (len(want), present.get("gone-1")))
-    over = vm_query(vport, 'zscore_over_time(fabtel_switch_latency{switch_id="sw-03"}[10m])') or []
+    # (At an instant 5 s back: VictoriaMetrics scores only a series whose last sample is within a scrape interval
+    # of the instant asked, and remote_write delivers a second or so late.)
+    over = vm_query(vport, 'zscore_over_time(fabtel_switch_latency{switch_id="sw-03"}[10m])', at=time.time() - 5) or []
     check(len(over) == 1 and math.isfinite(over[0][1]), "zscore_over_time() answers for one series: %s" % over)
     # The paused source times out: each shard's /metrics says so (scrape_ok 0) while its data grows older.
     for p in apids:

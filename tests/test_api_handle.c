@@ -151,7 +151,11 @@ static void test_service(api_ctx_t *ctx)
               strstr(c->body, "fabtel_switch_port_xmit_data_total{switch_id=\"sw-1\"} 36028797018963972\n") != NULL &&
               strstr(c->body, "fabtel_switch_port_xmit_data_total{switch_id=\"sw-2\"} 28\n") != NULL,
           "a counter column, scaled: %s", c->body);
-    CHECK(strstr(c->body, "sw-old") == NULL && strstr(c->body, "fabtel_switch_gone") == NULL, "absent rows and columns left out");
+    /* An absent row has no samples, only its presence (0) while it is remembered; an absent column nothing. */
+    const char *old = strstr(c->body, "sw-old");
+    CHECK(old != NULL && strstr(old + 1, "sw-old") == NULL && strstr(c->body, "fabtel_switch_present{switch_id=\"sw-old\"} 0\n") != NULL &&
+              strstr(c->body, "fabtel_switch_present{switch_id=\"sw-1\"} 1\n") != NULL && strstr(c->body, "fabtel_switch_gone") == NULL,
+          "absent rows only as fabtel_switch_present 0, absent columns left out: %s", c->body);
 }
 
 /* A request with the headers the guards read. */

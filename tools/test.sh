@@ -21,7 +21,8 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j1)
 
-# Tests labelled `external` start third-party servers (Prometheus, later PostgreSQL, a browser): plain pass only.
+# Tests labelled `external` start third-party servers (Prometheus, VictoriaMetrics, a browser, two flowd front ends on
+# PostgreSQL): plain pass only. The flows suite on a private PostgreSQL (label `postgres`) runs under the sanitizers too.
 # Kill loops are shorter under the sanitizers, whose start-up is slower.
 stage "build + ctest under ASan+UBSan (without the external label)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFABTEL_SANITIZE=address >/dev/null
@@ -32,7 +33,7 @@ cmake --build build-asan -j"$jobs"
 stage "build + concurrency tests under TSan"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DFABTEL_SANITIZE=thread >/dev/null
 cmake --build build-tsan -j"$jobs" --target stress_seqlock test_flow stress_history test_ingest_model
-(cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -R '^(stress_seqlock_threads|test_flow|stress_history_threads|test_ingest_model)$')
+(cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -R '^(stress_seqlock_threads|test_flow|test_flow_pg|stress_history_threads|test_ingest_model)$')
 stage "libFuzzer targets (clang), a short bounded run each"
 CC=clang cmake -S . -B build-fuzz -DFABTEL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j"$jobs"
