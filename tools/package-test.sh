@@ -15,6 +15,7 @@ for f in /usr/bin/fabtel-producer /usr/bin/fabtel-ingestd /usr/bin/fabtel-apid /
          /usr/lib/systemd/system/fabtel-flowd.service /usr/share/man/man1/fabtel-flowd.1 \
          /usr/lib/systemd/system/fabtel-orchd.service /usr/share/man/man1/fabtel-orchd.1 \
          /usr/share/fabtel/web/index.html /usr/share/fabtel/web/vendor/uplot/LICENSE \
+         /usr/share/doc/fabtel/deploy/README.md /usr/share/doc/fabtel/deploy/prometheus/prometheus.yml \
          /usr/lib/systemd/system/fabtel-apid.service /usr/share/man/man1/fabtel-apid.1; do
     [ -e "$f" ] || { echo "package-test: $f not installed" >&2; exit 1; }
 done
