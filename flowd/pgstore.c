@@ -14,6 +14,8 @@ struct flow_pg {
     PGconn *conn;
     int readonly, retryable;
     uint64_t touched; /* lock buckets the next transaction's batches write to (flow_pg_touch) */
+    int sp_pending;   /* the savepoint of an earlier batch of this transaction is still to be released */
+    ft_buf_t sql;     /* a batch's statements, reused */
     char err[512];
     ft_buf_t rows; /* a batch as JSON, reused */
 };
@@ -39,15 +41,11 @@ static const char *const SCHEMA_V1 =
     " status integer NOT NULL, answer text NOT NULL, created_at bigint NOT NULL);"
     "CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency(created_at);";
 
-/* One statement per batch: the records (merged and sorted by the parser) as a JSON array. */
-static const char *const UPSERT =
-    "INSERT INTO flows(hour, src_app, dest_app, vpc_id, bytes_rx, bytes_tx, written_at)"
-    " SELECT hour, src_app, dest_app, vpc_id, bytes_rx, bytes_tx, $2::bigint FROM jsonb_to_recordset($1::jsonb)"
-    " AS r(hour bigint, src_app text, dest_app text, vpc_id text, bytes_rx bigint, bytes_tx bigint)"
-    " ON CONFLICT (hour, src_app, dest_app, vpc_id) DO UPDATE SET bytes_rx = flows.bytes_rx + excluded.bytes_rx,"
-    " bytes_tx = flows.bytes_tx + excluded.bytes_tx, written_at = excluded.written_at"
-    " WHERE flows.bytes_rx <= 9223372036854775807 - excluded.bytes_rx"
-    " AND flows.bytes_tx <= 9223372036854775807 - excluded.bytes_tx";
+/* The upsert's conflict clause: add the sums, only while they stay within 2^63-1 (else the row is not changed). */
+#define UPSERT_CONFLICT                                                                                                           \
+    " ON CONFLICT (hour, src_app, dest_app, vpc_id) DO UPDATE SET bytes_rx = flows.bytes_rx + excluded.bytes_rx,"              \
+    " bytes_tx = flows.bytes_tx + excluded.bytes_tx, written_at = excluded.written_at"                                        \
+    " WHERE flows.bytes_rx <= 9223372036854775807 - excluded.bytes_rx AND flows.bytes_tx <= 9223372036854775807 - excluded.bytes_tx"
 
 int flow_pg_is_url(const char *where)
 {
@@ -159,6 +157,7 @@ int flow_pg_open(flow_pg_t **out, const char *url, int readonly, int schema_vers
         return -ENOMEM;
     p->readonly = readonly;
     ft_buf_init(&p->rows);
+    ft_buf_init(&p->sql);
     /* The URL's own settings win; these only fill in what it leaves out. */
     const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
     const char *vals[] = {"10", "fabtel-flowd", url, NULL};
@@ -189,10 +188,9 @@ void flow_pg_close(flow_pg_t *p)
     if (p->conn != NULL)
         PQfinish(p->conn);
     ft_buf_destroy(&p->rows);
+    ft_buf_destroy(&p->sql);
     free(p);
 }
-
-static int exec_params(flow_pg_t *p, const char *sql, int n, const char *const *vals, int ok_status, PGresult **res);
 
 static uint32_t bucket_of(const flow_record_t *r)
 {
@@ -207,24 +205,28 @@ void flow_pg_touch(flow_pg_t *p, const flow_batch_t *b)
         p->touched |= 1ULL << bucket_of(&b->rec[i]);
 }
 
-/* The touched buckets' locks, in ascending order (unnest keeps the array's order; count() takes every row). */
-static int lock_buckets(flow_pg_t *p)
+/*
+ * BEGIN and the touched buckets' locks in ascending order, as one query (one round trip): unnest keeps the
+ * array's order and count() takes every row. The touched set is consumed.
+ */
+static void begin_sql(flow_pg_t *p, char *sql, size_t sz)
 {
-    char arr[LOCK_BUCKETS * 4 + 4];
-    size_t o = 0;
-    arr[o++] = '{';
-    for (uint32_t i = 0; i < LOCK_BUCKETS; i++)
-        if (p->touched & (1ULL << i))
-            o += (size_t)snprintf(arr + o, sizeof(arr) - o, "%s%u", o > 1 ? "," : "", i);
-    arr[o++] = '}';
-    arr[o] = '\0';
+    size_t o = (size_t)snprintf(sql, sz, "BEGIN");
+    if (p->touched != 0) {
+        o += (size_t)snprintf(sql + o, sz - o, "; SELECT count(pg_advisory_xact_lock(" BUCKET_LOCK_CLASS ", b)) FROM unnest('{");
+        for (uint32_t i = 0, n = 0; i < LOCK_BUCKETS; i++)
+            if (p->touched & (1ULL << i))
+                o += (size_t)snprintf(sql + o, sz - o, "%s%u", n++ ? "," : "", i);
+        snprintf(sql + o, sz - o, "}'::int[]) AS b");
+    }
     p->touched = 0;
-    if (o == 2)
-        return 0;
-    const char *v[] = {arr};
-    PGresult *res;
-    int r = exec_params(p, "SELECT count(pg_advisory_xact_lock(" BUCKET_LOCK_CLASS ", b)) FROM unnest($1::int[]) AS b", 1, v,
-                        PGRES_TUPLES_OK, &res);
+}
+
+/* A simple query (possibly several statements): 0 when its last result is ok, with or without rows. */
+static int run_any(flow_pg_t *p, const char *sql)
+{
+    PGresult *res = PQexec(p->conn, sql);
+    int r = res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : outcome(p, res, PGRES_COMMAND_OK);
     PQclear(res);
     return r;
 }
@@ -240,11 +242,14 @@ static int lost(flow_pg_t *p)
 
 int flow_pg_begin(flow_pg_t *p)
 {
+    char sql[LOCK_BUCKETS * 4 + 160];
+    begin_sql(p, sql, sizeof(sql));
     p->retryable = 0;
+    p->sp_pending = 0;
     int r = connected(p);
-    if (r == 0 && (r = run(p, "BEGIN")) != 0 && lost(p))
-        r = run(p, "BEGIN");
-    return r != 0 ? r : lock_buckets(p);
+    if (r == 0 && (r = run_any(p, sql)) != 0 && lost(p))
+        r = run_any(p, sql);
+    return r;
 }
 
 int flow_pg_commit(flow_pg_t *p)
@@ -288,34 +293,15 @@ static int exec_params(flow_pg_t *p, const char *sql, int n, const char *const *
     return r;
 }
 
-/*
- * Claim the key for this batch: 1 claimed (new), 0 with the stored answer (*status, or 422 for another body)
- * when another batch committed it first; negative errno on failure.
- */
-static int claim_key(flow_pg_t *p, const char *key, const char *hash_hex, const ft_buf_t *answer, int64_t now_s, int *status,
-                     ft_buf_t *stored)
+/* A key committed before this batch's claim: its answer (*status, or 422 for another body). -EIO when it is gone. */
+static int stored_answer(flow_pg_t *p, const char *key, const char *hash_hex, int *status, ft_buf_t *stored)
 {
-    char now[24];
-    snprintf(now, sizeof(now), "%" PRId64, now_s);
-    char *ans = strndup(answer->data, answer->len);
-    if (ans == NULL)
-        return -ENOMEM;
-    const char *v[] = {key, hash_hex, ans, now};
+    const char *k[] = {key};
     PGresult *res;
-    int r = exec_params(p, "INSERT INTO idempotency VALUES($1, decode($2, 'hex'), 201, $3, $4::bigint) ON CONFLICT (key) DO NOTHING", 4,
-                        v, PGRES_COMMAND_OK, &res);
-    free(ans);
+    int r = exec_params(p, "SELECT encode(body_hash, 'hex'), status, answer FROM idempotency WHERE key=$1", 1, k, PGRES_TUPLES_OK, &res);
     if (r != 0)
         return r;
-    int claimed = strcmp(PQcmdTuples(res), "1") == 0;
-    PQclear(res);
-    if (claimed)
-        return 1;
-    const char *k[] = {key};
-    if ((r = exec_params(p, "SELECT encode(body_hash, 'hex'), status, answer FROM idempotency WHERE key=$1", 1, k, PGRES_TUPLES_OK,
-                         &res)) != 0)
-        return r;
-    if (PQntuples(res) != 1) { /* claimed by nobody yet not insertable: a race with its expiry; let the writer retry */
+    if (PQntuples(res) != 1) { /* not claimable yet not stored: a race with its expiry; let the writer run the group again */
         PQclear(res);
         snprintf(p->err, sizeof(p->err), "idempotency key neither new nor stored");
         p->retryable = 1;
@@ -348,59 +334,110 @@ static int batch_json(ft_buf_t *out, const flow_batch_t *b)
         ft_json_put_string(out, r->vpc_id, strlen(r->vpc_id));
         ft_buf_append(out, "}", 1);
     }
-    ft_buf_append(out, "]", 2); /* with its NUL: a text parameter */
+    ft_buf_append(out, "]", 1);
     return out->failed ? -ENOMEM : 0;
 }
 
-/* The batch's records, all or none: 0, 409 when a sum would pass 2^63-1, negative errno. */
-static int upsert(flow_pg_t *p, const flow_batch_t *b, int64_t now_s)
+/* s as a quoted SQL literal (libpq's escaping, which knows the connection's encoding), appended to out. */
+static int put_literal(flow_pg_t *p, ft_buf_t *out, const char *s, size_t len)
 {
-    char now[24];
-    snprintf(now, sizeof(now), "%" PRId64, now_s);
+    char *lit = PQescapeLiteral(p->conn, s, len);
+    if (lit == NULL) {
+        snprintf(p->err, sizeof(p->err), "%s", PQerrorMessage(p->conn));
+        return -EIO;
+    }
+    ft_buf_puts(out, lit);
+    PQfreemem(lit);
+    return 0;
+}
+
+/*
+ * One round trip per batch: release the previous batch's savepoint (if any), open this one's, and run one
+ * statement that claims the key (if any) and, only if it did, upserts every record, returning (claimed,
+ * rows changed). The values go as escaped literals because a multi-statement query takes no parameters.
+ */
+static int batch_sql(flow_pg_t *p, const flow_batch_t *b, const char *key, const char *hash_hex, const ft_buf_t *answer, int64_t now_s)
+{
+    ft_buf_t *q = &p->sql;
+    q->len = 0;
+    q->failed = 0;
     int r = batch_json(&p->rows, b);
     if (r != 0)
         return r;
-    const char *v[] = {p->rows.data, now};
-    PGresult *res;
-    if ((r = exec_params(p, UPSERT, 2, v, PGRES_COMMAND_OK, &res)) != 0)
+    ft_buf_puts(q, p->sp_pending ? "RELEASE batch; SAVEPOINT batch; WITH " : "SAVEPOINT batch; WITH ");
+    if (key != NULL) {
+        ft_buf_puts(q, "claim AS (INSERT INTO idempotency VALUES(");
+        if ((r = put_literal(p, q, key, strlen(key))) != 0)
+            return r;
+        ft_buf_appendf(q, ", decode('%s', 'hex'), 201, ", hash_hex);
+        if ((r = put_literal(p, q, answer->data, answer->len)) != 0)
+            return r;
+        ft_buf_appendf(q, ", %" PRId64 ") ON CONFLICT (key) DO NOTHING RETURNING 1), ", now_s);
+    }
+    ft_buf_puts(q, "up AS (INSERT INTO flows(hour, src_app, dest_app, vpc_id, bytes_rx, bytes_tx, written_at)"
+                   " SELECT hour, src_app, dest_app, vpc_id, bytes_rx, bytes_tx, ");
+    ft_buf_appendf(q, "%" PRId64 " FROM jsonb_to_recordset(", now_s);
+    if ((r = put_literal(p, q, p->rows.data, p->rows.len)) != 0)
         return r;
-    /* Every record is a distinct key (the parser merged them): each inserts or updates one row unless refused. */
-    int changed = atoi(PQcmdTuples(res));
-    PQclear(res);
-    return (size_t)changed == b->n ? 0 : 409;
+    ft_buf_puts(q, "::jsonb) AS r(hour bigint, src_app text, dest_app text, vpc_id text, bytes_rx bigint, bytes_tx bigint)");
+    if (key != NULL)
+        ft_buf_puts(q, " WHERE EXISTS (SELECT 1 FROM claim)");
+    ft_buf_puts(q, UPSERT_CONFLICT " RETURNING 1) SELECT ");
+    ft_buf_puts(q, key != NULL ? "(SELECT count(*) FROM claim)" : "1");
+    ft_buf_append(q, ", (SELECT count(*) FROM up)", 28); /* with its NUL */
+    return q->failed ? -ENOMEM : 0;
+}
+
+/* Send p->sql and read its results: the last one's (claimed, changed). Negative errno when any failed. */
+static int send_batch(flow_pg_t *p, int *claimed, long *changed)
+{
+    if (!PQsendQuery(p->conn, p->sql.data))
+        return outcome(p, NULL, PGRES_COMMAND_OK);
+    int r = 0;
+    PGresult *res;
+    while ((res = PQgetResult(p->conn)) != NULL) {
+        ExecStatusType st = PQresultStatus(res);
+        if (r == 0 && st == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQnfields(res) == 2) {
+            *claimed = atoi(PQgetvalue(res, 0, 0)) > 0;
+            *changed = atol(PQgetvalue(res, 0, 1));
+        } else if (r == 0 && st != PGRES_COMMAND_OK) {
+            r = outcome(p, res, PGRES_COMMAND_OK);
+        }
+        PQclear(res);
+    }
+    return r;
 }
 
 int flow_pg_apply(flow_pg_t *p, const flow_batch_t *b, const char *key, const uint8_t hash[32], int64_t now_s, ft_buf_t *answer,
                   int *replayed)
 {
     *replayed = 0;
-    int r = run(p, "SAVEPOINT batch");
-    if (r != 0)
-        return r;
-    char tmp[64];
+    char tmp[64], hash_hex[65];
     answer->len = 0;
     ft_buf_append(answer, tmp, (size_t)snprintf(tmp, sizeof(tmp), "{\"accepted\":%zu}", b->received));
-    if (key != NULL) {
-        char hash_hex[65];
-        hex(hash_hex, hash, 32);
-        int status = 0;
-        r = claim_key(p, key, hash_hex, answer, now_s, &status, answer);
-        if (r == 0) { /* committed before: nothing of this batch is applied again */
-            *replayed = status != 422;
-            return run(p, "RELEASE batch") == 0 ? status : -EIO;
-        }
-        if (r < 0)
-            return r; /* the transaction has failed: the writer rolls it back whole */
-    }
-    r = upsert(p, b, now_s);
-    if (r == 409) { /* nothing of this batch stays (the key's claim neither) */
-        if ((r = run(p, "ROLLBACK TO batch")) == 0 && (r = run(p, "RELEASE batch")) == 0)
-            return 409;
-        return r;
-    }
+    hex(hash_hex, hash, 32);
+    int claimed = 0, r = batch_sql(p, b, key, hash_hex, answer, now_s);
+    long changed = -1;
+    if (r == 0)
+        r = send_batch(p, &claimed, &changed);
     if (r != 0)
-        return r;
-    return run(p, "RELEASE batch") == 0 ? 201 : -EIO;
+        return r; /* the transaction has failed: the writer rolls it back whole */
+    p->sp_pending = 1;
+    if (changed < 0) {
+        snprintf(p->err, sizeof(p->err), "the batch statement returned no counts");
+        return -EIO;
+    }
+    if (!claimed) { /* committed before by another batch: nothing of this one was written */
+        int status = 0;
+        if ((r = stored_answer(p, key, hash_hex, &status, answer)) != 0)
+            return r;
+        *replayed = status != 422;
+        return status;
+    }
+    /* Every record is a distinct key (the parser merged them): each inserts or updates one row unless refused. */
+    if ((size_t)changed != b->n) /* nothing of this batch stays (the key's claim neither) */
+        return (r = run(p, "ROLLBACK TO batch")) == 0 ? 409 : r;
+    return 201;
 }
 
 static void put_field(ft_buf_t *out, const char *k, const char *v)
