@@ -178,12 +178,18 @@ static void get_flows(flow_server_t *s, h2o_req_t *req)
     char f[3][FLOW_STR_MAX + 1];
     const char *filt[3] = {NULL, NULL, NULL};
     const ft_param_t *p[3] = {ft_query_get(q, P_SRC), ft_query_get(q, P_DEST), ft_query_get(q, P_VPC)};
-    for (int i = 0; i < 3; i++)
-        if (p[i] != NULL && p[i]->value_len <= FLOW_STR_MAX) {
-            memcpy(f[i], p[i]->value, p[i]->value_len);
-            f[i][p[i]->value_len] = '\0';
-            filt[i] = f[i];
+    static const char *const names[3] = {"src_app", "dest_app", "vpc_id"};
+    for (int i = 0; i < 3; i++) {
+        if (p[i] == NULL)
+            continue;
+        if (p[i]->value_len == 0 || p[i]->value_len > FLOW_STR_MAX || memchr(p[i]->value, '\0', p[i]->value_len) != NULL) {
+            free(q); /* no flow has such a name: saying so beats answering as if there were no filter */
+            return ft_httpd_send_error(req, 400, names[i], -1, "'%s' must be 1 to %d bytes without NUL", names[i], FLOW_STR_MAX);
         }
+        memcpy(f[i], p[i]->value, p[i]->value_len);
+        f[i][p[i]->value_len] = '\0';
+        filt[i] = f[i];
+    }
     free(q);
     if (filt[0] == NULL && filt[1] == NULL && filt[2] == NULL)
         return cached_hour(s, req, hour);

@@ -71,6 +71,10 @@ def test_canonical(env, port, apid_port):
     st, doc = req(port, "GET", "/flows?hour=1&src_app=baz")
     check(st == 200 and len(doc) == 1 and doc[0]["src_app"] == "baz", "exact-match filter: %s" % doc)
     check(req(port, "GET", "/flows")[0] == 400 and req(port, "GET", "/flows?hour=x")[0] == 400, "hour missing or not a number: 400")
+    st, doc = req(port, "GET", "/flows?hour=1&src_app=" + "x" * 256)
+    check(st == 400 and doc["error"]["field"] == "src_app", "a filter no flow can match (256 bytes) is a 400, not all rows: %d %s" % (st, doc))
+    st, doc = req(port, "GET", "/flows?hour=1&dest_app=")
+    check(st == 400 and doc["error"]["field"] == "dest_app", "an empty filter is a 400: %d %s" % (st, doc))
     check(req(port, "DELETE", "/flows")[0] == 405, "other methods: 405")
 
 
