@@ -2,7 +2,8 @@
 remote_writes into a real VictoriaMetrics, all on free loopback ports in a temporary directory. With the
 producer paused (SIGSTOP) so values hold still, VictoriaMetrics returns every switch exactly once with the value
 apid serves, zscore() across both shards finds the one switch with a latency spike, and a switch that left shows
-fabtel_switch_present 0. The shipped examples in deploy/ pass promtool and vmagent's dry run.
+fabtel_switch_present 0. The shipped examples in deploy/ pass promtool and vmagent's dry run, and vmagent run
+with the shipped scrape file (its hosts pointed at this run's shards) brings both shards in too.
 Usage: integration_scaleout.py BUILD_DIR"""
 import json
 import math
@@ -125,7 +126,33 @@ def run(env):
     finally:
         os.kill(prod.p.pid, signal.SIGCONT)
     prom.stop()
+    via_vmagent(env, apids, vport)
     vm.stop()
+
+
+def via_vmagent(env, apids, vport):
+    """The shipped vmagent configuration itself, pointed at this run's shards (the example hosts' jobs fail to
+    resolve and are left to fail), writes both shards into VictoriaMetrics."""
+    with open(os.path.join(SRC, "deploy/vmagent/scrape.yml")) as f:
+        conf = f.read()
+    for i, p in enumerate(apids):
+        conf = conf.replace("fabtel-shard%d.example:8080" % i, "127.0.0.1:%d" % p)
+    conf = conf.replace("scrape_interval: 10s", "scrape_interval: 1s").replace("scrape_timeout: 5s", "scrape_timeout: 900ms")
+    path = os.path.join(env.dir, "vmagent.yml")
+    with open(path, "w") as f:
+        f.write(conf)
+    agent = env.start("/usr/bin/vmagent", "-promscrape.config=" + path, "-httpListenAddr=127.0.0.1:%d" % free_port(),
+                      "-remoteWrite.url=http://127.0.0.1:%d/api/v1/write" % vport, "-remoteWrite.label=via=vmagent",
+                      "-remoteWrite.tmpDataPath=" + os.path.join(env.dir, "vmagent-data"), tag="vmagent")
+    counts = lambda: [(m.get("shard"), v) for m, v in vm_query(vport, 'count(fabtel_switch_present{via="vmagent"}) by (shard)') or []]  # noqa: E731
+    ok = env.wait_for(lambda: len(counts()) == 2 and sum(v for _, v in counts()) == 22, timeout=90, step=1)
+    print("vmagent (deploy/vmagent/scrape.yml) into VictoriaMetrics, present series by shard: %s" % sorted(counts()))
+    check(ok, "vmagent with deploy/vmagent/scrape.yml brings both shards' 22 switches into VictoriaMetrics: %s\n%s"
+          % (counts(), agent.text()[-600:]))
+    fabric = [m for m, _ in vm_query(vport, 'fabtel_switch_present{via="vmagent"}') or []]
+    check(all(m.get("fabric") == "fabric-a" and m.get("job") == "fabtel-apid" for m in fabric) and fabric,
+          "with the example's external label fabric=\"fabric-a\" and job fabtel-apid: %s" % (fabric[:1],))
+    agent.stop()
 
 
 def held_values(env, apids):
